@@ -1,0 +1,3 @@
+"""vlparse: PDFs and images to structured, grounded results with the Qwen VL models."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Model backends behind one interface (see :mod:`vlparse.backends.base`)."""

@@ -1,0 +1,95 @@
+"""The ``vlparse`` command line: a Typer app whose commands live in :mod:`vlparse.commands`.
+
+This module only wires commands together and maps errors to one clear line and an exit code.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from typer.exceptions import Abort, Exit, TyperException
+
+from . import __version__, console
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, VlparseError
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 all done; 1 some inputs or pages failed; 2 usage error or unreadable input; "
+    "3 model unavailable; 4 out of memory; 5 server unreachable; 130 interrupted."
+)
+
+app = typer.Typer(
+    name="vlparse",
+    help="PDFs and images to structured, grounded results with the Qwen VL models.\n\n" + EXIT_CODES_HELP,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool):
+    if value:
+        typer.echo(f"vlparse {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for errors (also VLPARSE_DEBUG=1)."),
+):
+    if debug:
+        console.configure(debug=True)
+
+
+def _register() -> None:
+    from .commands import REGISTRY
+
+    for name, fn, help_text, epilog in REGISTRY():
+        app.command(name, help=help_text, epilog=epilog)(fn)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns (and exits with) the process exit code."""
+    args = sys.argv[1:] if argv is None else argv
+    if "--debug" in args:
+        console.configure(debug=True)
+    try:
+        rv = app(args=args, prog_name="vlparse", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except VlparseError as e:
+        if console.debug_enabled():
+            raise
+        console.error(e.message)
+        code = e.exit_code
+    except Exit as e:
+        code = e.exit_code
+    except Abort:
+        console.error("interrupted")
+        code = EXIT_INTERRUPTED
+    except TyperException as e:  # usage errors: bad option, missing argument, no such command
+        if hasattr(e, "show"):
+            e.show()
+        else:
+            console.error(e.format_message())
+        code = EXIT_USAGE
+    except KeyboardInterrupt:
+        console.error("interrupted")
+        code = EXIT_INTERRUPTED
+    except BrokenPipeError:
+        code = 0
+    except Exception as e:  # last resort: still one line, unless --debug
+        if console.debug_enabled():
+            raise
+        console.error(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)")
+        code = 1
+    sys.stdout.flush()
+    return code
+
+
+def run() -> None:  # pragma: no cover - console script
+    sys.exit(main())

@@ -1,0 +1,151 @@
+"""The result model: what every command produces and every exporter consumes.
+
+Plain dataclasses with ``to_dict`` / ``from_dict`` so JSON, JSONL and the manifest agree.
+Coordinates are always in the *original* image's pixels (``bbox_px``) and, for PDFs,
+in points of the displayed page with a top-left origin (``bbox_pt``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .geometry import Frame
+
+# page status values
+OK = "ok"
+REPAIRED = "repaired"  # the answer needed repairs (see warnings) but is complete
+TRUNCATED = "truncated"  # the answer stopped at the token limit
+REPETITION = "repetition"  # a repetition loop was cut
+FAILED = "failed"  # no usable answer (error says why)
+
+
+@dataclass
+class PageInfo:
+    """One page (or image) as handed to the model."""
+
+    source: str  # the input path as given
+    page: int  # 1-based page number (1 for a single image)
+    frame: Frame
+    kind: str = "image"  # "pdf" or "image"
+    rotation: int = 0  # PDF page rotation in degrees
+    width_pt: float | None = None
+    height_pt: float | None = None
+    zoom_x: float | None = None  # PDFs: pixels per point used to render
+    zoom_y: float | None = None
+
+    @property
+    def width_px(self) -> int:
+        return self.frame.width
+
+    @property
+    def height_px(self) -> int:
+        return self.frame.height
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "page": self.page,
+            "kind": self.kind,
+            "width_px": self.frame.width,
+            "height_px": self.frame.height,
+            "model_width": self.frame.model_width,
+            "model_height": self.frame.model_height,
+            "width_pt": self.width_pt,
+            "height_pt": self.height_pt,
+            "rotation": self.rotation,
+            "zoom_x": self.zoom_x,
+            "zoom_y": self.zoom_y,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PageInfo:
+        zx, zy = d.get("zoom_x"), d.get("zoom_y")
+        frame = Frame(
+            d["width_px"], d["height_px"], d["model_width"], d["model_height"],
+            (1.0 / zx) if zx else None, (1.0 / zy) if zy else None,
+        )
+        return cls(d["source"], d["page"], frame, d.get("kind", "image"), d.get("rotation", 0),
+                   d.get("width_pt"), d.get("height_pt"), zx, zy)
+
+
+@dataclass
+class Detection:
+    label: str
+    bbox: list[float] | None = None  # [x1, y1, x2, y2] original pixels
+    point: list[float] | None = None  # [x, y] original pixels
+    bbox_pt: list[float] | None = None
+    point_pt: list[float] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # other keys the model wrote (e.g. text_content)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"label": self.label, "bbox": self.bbox, "point": self.point}
+        if self.bbox_pt is not None or self.point_pt is not None:
+            d["bbox_pt"], d["point_pt"] = self.bbox_pt, self.point_pt
+        if self.extra:
+            d["extra"] = self.extra
+        return d
+
+
+@dataclass
+class Block:
+    type: str  # one of vlparse.parse.schema.BLOCK_TYPES
+    text: str = ""
+    html: str = ""  # sanitised HTML fragment of the block
+    bbox_px: list[float] | None = None
+    bbox_pt: list[float] | None = None
+    attrs: dict[str, Any] = field(default_factory=dict)  # level, latex, smiles, abc, cells, language, ...
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Block:
+        return cls(d["type"], d.get("text", ""), d.get("html", ""), d.get("bbox_px"), d.get("bbox_pt"),
+                   dict(d.get("attrs") or {}))
+
+
+@dataclass
+class PageResult:
+    info: PageInfo
+    status: str = OK
+    warnings: list[str] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    detections: list[Detection] = field(default_factory=list)
+    raw: str = ""
+    error: str | None = None
+    attempts: list[dict[str, Any]] = field(default_factory=list)  # one record per generation try
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {**self.info.to_dict(), "status": self.status, "warnings": list(self.warnings)}
+        if self.error:
+            d["error"] = self.error
+        d["blocks"] = [b.to_dict() for b in self.blocks]
+        if self.detections:
+            d["detections"] = [x.to_dict() for x in self.detections]
+        if self.attempts:
+            d["attempts"] = self.attempts
+        d["raw"] = self.raw
+        return d
+
+
+@dataclass
+class Document:
+    source: str
+    family: str
+    model: str
+    pages: list[PageResult] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "family": self.family, "model": self.model,
+                "pages": [p.to_dict() for p in self.pages]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Document:
+        pages = []
+        for p in d.get("pages", []):
+            info = PageInfo.from_dict(p)
+            pages.append(PageResult(info, p.get("status", OK), list(p.get("warnings", [])),
+                                    [Block.from_dict(b) for b in p.get("blocks", [])], [], p.get("raw", ""),
+                                    p.get("error")))
+        return cls(d["source"], d.get("family", ""), d.get("model", ""), pages)

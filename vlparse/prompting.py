@@ -1,0 +1,58 @@
+"""Prompt templates, stored as data files: ``prompts/<family>/<task>.toml``.
+
+Each file has ``user`` (required) and ``system`` (optional) strings. ``{queries}`` in a
+grounding template is replaced by the query list. ``--prompt-file`` points at a file of
+the same shape (or a plain text file, taken as the user text) to override.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from .backends.base import Prompt
+from .errors import UsageError
+from .families import Family
+
+TASKS = ("doc", "ground", "points")
+
+
+def _parse(text: str, origin: str, plain_ok: bool) -> dict:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        if plain_ok:
+            return {"user": text.strip()}
+        raise UsageError(f"prompt file {origin} is not valid TOML: {e}") from None
+    if not isinstance(data.get("user"), str):
+        if plain_ok and not data:
+            return {"user": text.strip()}
+        raise UsageError(f"prompt file {origin} needs a 'user' string")
+    return data
+
+
+def load_prompt(family: Family, task: str, override: str | Path | None = None) -> Prompt:
+    if override is not None:
+        path = Path(override)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise UsageError(f"cannot read prompt file {path}: {e.strerror or e}") from None
+        data = _parse(text, str(path), plain_ok=True)
+    else:
+        res = resources.files("vlparse.prompts").joinpath(family.name, f"{task}.toml")
+        if not res.is_file():
+            raise UsageError(f"{family.title} has no '{task}' prompt (vlparse ships none for this family)")
+        data = _parse(res.read_text(encoding="utf-8"), f"{family.name}/{task}.toml", plain_ok=False)
+    system = data.get("system")
+    return Prompt(system=system.strip() if isinstance(system, str) and system.strip() else None,
+                  user=data["user"].strip())
+
+
+def fill_queries(prompt: Prompt, queries: list[str]) -> Prompt:
+    """Insert the grounding queries into a template (``{queries}``)."""
+    joined = ", ".join(q.strip() for q in queries if q.strip())
+    if "{queries}" not in prompt.user:
+        return Prompt(prompt.system, f"{prompt.user} {joined}".strip())
+    return Prompt(prompt.system, prompt.user.replace("{queries}", joined))
