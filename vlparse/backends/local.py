@@ -23,8 +23,10 @@ from .base import Answer, Backend, Request
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 QUANTS = ("none", "8bit", "4bit")
 ATTNS = ("sdpa", "flash_attention_2", "eager")
-#: modules never quantised: the vision tower (small, precision-sensitive) and the output head
-SKIP_QUANT_MODULES = ["visual", "lm_head"]
+#: modules never quantised: the vision tower (small, precision-sensitive) and the output head.
+#: transformers 5 matches these from the start of the module name ("model.visual.blocks.0..."); the bare
+#: names cover checkpoints whose tower sits at the top level, as in transformers 4.
+SKIP_QUANT_MODULES = ["model.visual", "visual", "lm_head"]
 
 
 @dataclass

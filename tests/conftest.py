@@ -1,0 +1,54 @@
+"""Shared fixtures: tiny random-weight checkpoints of the real architectures, and a CLI runner."""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+# No model hub here: fail fast instead of retrying the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.pop("VLPARSE_MODEL", None)
+os.environ.pop("VLPARSE_API_KEY", None)
+
+LOCAL_FAMILIES = ("qwen2-vl", "qwen2.5-vl", "qwen3-vl")
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """family name -> directory of a tiny random-weight checkpoint (built once per test session)."""
+    from vlparse.synthetic import build_checkpoint
+
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {fam: build_checkpoint(fam, root / fam) for fam in LOCAL_FAMILIES}
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """Run ``vlparse ARGS`` in-process; ``stdin`` text optional."""
+    from vlparse import console
+    from vlparse.cli import main
+
+    def run(*args: str, stdin: str | None = None) -> CliResult:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin) if stdin is not None else io.StringIO(""))
+        console._err = None  # a fresh stderr console bound to the captured stream
+        console.configure(quiet=False, verbose=False, debug=False)
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
