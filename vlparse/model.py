@@ -78,6 +78,11 @@ class Detection:
     point_pt: list[float] | None = None
     extra: dict[str, Any] = field(default_factory=dict)  # other keys the model wrote (e.g. text_content)
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Detection:
+        return cls(d.get("label", ""), d.get("bbox"), d.get("point"), d.get("bbox_pt"), d.get("point_pt"),
+                   dict(d.get("extra") or {}))
+
     def to_dict(self) -> dict[str, Any]:
         d = {"label": self.label, "bbox": self.bbox, "point": self.point}
         if self.bbox_pt is not None or self.point_pt is not None:
@@ -128,6 +133,13 @@ class PageResult:
         d["raw"] = self.raw
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PageResult:
+        return cls(PageInfo.from_dict(d), d.get("status", OK), list(d.get("warnings", [])),
+                   [Block.from_dict(b) for b in d.get("blocks", [])],
+                   [Detection.from_dict(x) for x in d.get("detections", [])], d.get("raw", ""), d.get("error"),
+                   list(d.get("attempts", [])))
+
 
 @dataclass
 class Document:
@@ -142,10 +154,5 @@ class Document:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:
-        pages = []
-        for p in d.get("pages", []):
-            info = PageInfo.from_dict(p)
-            pages.append(PageResult(info, p.get("status", OK), list(p.get("warnings", [])),
-                                    [Block.from_dict(b) for b in p.get("blocks", [])], [], p.get("raw", ""),
-                                    p.get("error")))
+        pages = [PageResult.from_dict({"source": d["source"], **p}) for p in d.get("pages", [])]
         return cls(d["source"], d.get("family", ""), d.get("model", ""), pages)

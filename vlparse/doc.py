@@ -1,0 +1,77 @@
+"""``vlparse doc``: documents to validated QwenVL HTML, Markdown, JSON and the other exports."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+
+from .errors import UsageError
+from .export.document import DOC_FORMATS, write_exports
+from .model import Document
+from .outputs import plan_outputs
+from .pipeline import DocumentRun, Listener, RunConfig
+from .prompting import load_prompt
+from .runs import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from .session import resolve_family
+from .tasks import Decoding, Task
+
+
+@dataclass
+class DocOptions(CommonOptions):
+    formats: list[str] = field(default_factory=list)
+    overlay_dir: str | None = None
+
+
+class DocListener(Listener):
+    def __init__(self, opts: DocOptions, plan, family, model_name: str, formats: list[str]):
+        self.opts, self.plan, self.family, self.model_name, self.formats = opts, plan, family, model_name, formats
+        self.written: list = []
+
+    def on_page(self, result, doc: DocumentRun, resumed: bool) -> None:
+        if self.opts.jsonl and not resumed:
+            sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            sys.stdout.flush()
+
+    def document(self, run: DocumentRun) -> Document:
+        return Document(run.source, self.family.name, self.model_name, run.ordered())
+
+    def on_document(self, run: DocumentRun) -> None:
+        doc = self.document(run)
+        if self.formats:
+            self.written += write_exports(doc, self.formats, lambda fmt: self.plan.path_for(run.source, fmt),
+                                          stdout=sys.stdout)
+        if self.opts.overlay_dir:
+            from .overlays import write_block_overlays
+
+            self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source))
+
+
+def run_doc(opts: DocOptions) -> int:
+    for fmt in opts.formats:
+        if fmt not in DOC_FORMATS:
+            raise UsageError(f"unknown export format '{fmt}'")
+    formats = list(opts.formats) or ([] if opts.jsonl else ["json"])
+    if opts.jsonl and opts.output == "-":
+        raise UsageError("--jsonl already writes to stdout; -o - cannot be used with it")
+    family = resolve_family(opts.backend)
+    if not family.html and not opts.prompt_file:
+        raise UsageError(f"{family.title} was not trained for QwenVL HTML document parsing; use a Qwen2.5-VL or "
+                         "Qwen3-VL model, or give your own --prompt-file")
+    prompt = load_prompt(family, "doc", opts.prompt_file)
+    budget = budget_for(family, "doc", opts)
+    sources, problems, many = gather_inputs(opts)
+    if not sources and not problems:
+        raise UsageError("no inputs (give PDFs or images, a directory, or - to read paths from stdin)")
+    plan = plan_outputs(opts.output, sources or [p for p, _ in problems], formats, many=many)
+    if "searchable-pdf" in formats and plan.mode == "stdout":
+        raise UsageError("--searchable-pdf writes a file: give -o FILE or -o DIR")
+    model_name = "recorded" if opts.backend.from_output is not None else opts.backend.model_name
+    task = Task("doc", family, prompt, Decoding(opts.max_new_tokens))
+    cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
+                    fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
+    store = make_store(plan, task="doc", family=family.name, model=model_name, prompt=prompt, budget=budget,
+                       dpi=opts.dpi, max_new_tokens=opts.max_new_tokens, backend=opts.backend.backend)
+    listener = DocListener(opts, plan, family, model_name, formats)
+    summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
+    return exit_code(summary, len(sources) + len(problems))

@@ -1,0 +1,76 @@
+"""Write the chosen exports of one finished document (every write atomic)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..atomic import atomic_write_text
+from ..model import Document
+
+DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review")
+
+
+def render_text(doc: Document, fmt: str) -> str:
+    if fmt == "json":
+        return json.dumps(doc.to_dict(), ensure_ascii=False, indent=2) + "\n"
+    if fmt == "html":
+        from .html import render_html
+
+        return render_html(doc)
+    if fmt == "md":
+        from .markdown import render_markdown
+
+        return render_markdown(doc)
+    if fmt == "raw":
+        return "".join(json.dumps({"source": doc.source, "page": p.info.page, "output": p.raw}, ensure_ascii=False)
+                       + "\n" for p in doc.pages)
+    if fmt == "hocr":
+        from .hocr import render_hocr
+
+        return render_hocr(doc)
+    if fmt == "alto":
+        from .alto import render_alto
+
+        return render_alto(doc)
+    raise ValueError(f"{fmt} is not a text export")
+
+
+def page_images(doc: Document) -> list:
+    """The pages as images in their own pixel space (for review pages and overlays)."""
+    from ..render import open_source
+
+    images = []
+    with open_source(doc.source) as src:
+        for p in doc.pages:
+            images.append(src.original_image(p.info.page, scale_to=(p.info.width_px, p.info.height_px))
+                          if p.info.width_px else None)
+    return images
+
+
+def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None) -> list[Path]:
+    """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written."""
+    written = []
+    for fmt in formats:
+        target = path_for(fmt)
+        if fmt == "searchable-pdf":
+            from .searchable_pdf import write_searchable_pdf
+
+            if target is None:
+                raise ValueError("a searchable PDF cannot go to stdout")
+            write_searchable_pdf(doc, doc.source, str(target))
+            written.append(target)
+            continue
+        if fmt == "review":
+            from .review import render_review
+
+            text = render_review(doc, page_images(doc))
+        else:
+            text = render_text(doc, fmt)
+        if target is None:
+            stdout.write(text)
+            stdout.flush()
+        else:
+            atomic_write_text(target, text)
+            written.append(target)
+    return written

@@ -1,0 +1,166 @@
+"""``vlparse ground``: boxes or points for text queries, in original-image pixels."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import console
+from .errors import UsageError
+from .model import FAILED, PageResult
+from .outputs import plan_outputs
+from .pipeline import DocumentRun, Listener, RunConfig
+from .prompting import fill_queries, load_prompt
+from .runs import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from .session import resolve_family
+from .tasks import Decoding, Task
+
+
+@dataclass
+class GroundOptions(CommonOptions):
+    queries: list[str] = field(default_factory=list)
+    points: bool = False
+    json_lines: bool | None = None  # None: JSON lines unless stdout is a terminal
+    coco: str | None = None
+    overlay_dir: str | None = None
+
+
+def split_args(args: list[str], extra_queries: list[str]) -> tuple[list[str], list[str]]:
+    """``IMAGE... QUERY...``: leading arguments that are paths (or -) are inputs, the rest queries."""
+    inputs: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "-" or Path(a).exists() or (not extra_queries and i < len(args) - 1 and _looks_like_file(a)):
+            inputs.append(a)
+            i += 1
+        else:
+            break
+    queries = args[i:] + list(extra_queries)
+    if not inputs:
+        raise UsageError("give at least one image (or - for a list on stdin) before the queries")
+    if not queries:
+        raise UsageError("give at least one query, e.g. vlparse ground photo.jpg \"red car\"")
+    return inputs, queries
+
+
+def _looks_like_file(a: str) -> bool:
+    return Path(a).suffix.lower() in {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".pdf"}
+
+
+def record(result: PageResult, family: str) -> dict[str, Any]:
+    """The per-image JSON object (coordinates in original-image pixels)."""
+    info = result.info
+    d: dict[str, Any] = {"image": info.source}
+    if info.kind == "pdf":
+        d["page"] = info.page
+    d.update({"width": info.width_px, "height": info.height_px, "family": family,
+              "model_width": info.frame.model_width, "model_height": info.frame.model_height})
+    if info.kind == "pdf":
+        d.update({"width_pt": info.width_pt, "height_pt": info.height_pt})
+    d.update({"status": result.status, "detections": [x.to_dict() for x in result.detections],
+              "warnings": list(result.warnings)})
+    if result.error:
+        d["error"] = result.error
+    d["raw"] = result.raw
+    return d
+
+
+class GroundListener(Listener):
+    def __init__(self, opts: GroundOptions, plan, family, table: bool):
+        self.opts, self.plan, self.family, self.table = opts, plan, family, table
+        self.results: list[PageResult] = []
+        self._file = None
+
+    def on_page(self, result: PageResult, doc: DocumentRun, resumed: bool) -> None:
+        self.results.append(result)
+        line = json.dumps(record(result, self.family.name), ensure_ascii=False) + "\n"
+        if self.plan.mode == "file":
+            if self._file is None:
+                self._file = open(self.plan.root.with_name(self.plan.root.name + ".part"), "w", encoding="utf-8")
+            self._file.write(line)
+        elif self.plan.mode == "dir":
+            from .atomic import atomic_write_text
+
+            suffix = f"-p{result.info.page}" if result.info.kind == "pdf" else ""
+            atomic_write_text(self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json", line)
+        if not self.table and (self.plan.mode in ("stdout",) or self.opts.jsonl or self.plan.mode == "none"):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def finish(self) -> None:
+        if self._file is not None:
+            import os
+
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            os.replace(self._file.name, self.plan.root)
+        if self.table:
+            print_table(self.results)
+        if self.opts.coco:
+            from .export.coco import build_coco, write_coco
+
+            items = [(r.info.source if r.info.kind != "pdf" else f"{r.info.source}#page={r.info.page}",
+                      r.info.width_px, r.info.height_px, r.detections) for r in self.results if r.status != FAILED]
+            write_coco(self.opts.coco, build_coco(items))
+        if self.opts.overlay_dir:
+            from .overlays import write_detection_overlays
+
+            write_detection_overlays(self.results, self.opts.overlay_dir, self.plan.names)
+
+
+def print_table(results: list[PageResult]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    for r in results:
+        where = r.info.source + (f" page {r.info.page}" if r.info.kind == "pdf" else "")
+        t = Table("label", "box (x1, y1, x2, y2)", "point (x, y)",
+                  title=f"{where}  {r.info.width_px}x{r.info.height_px}  [{r.status}]")
+        for d in r.detections:
+            t.add_row(d.label, ", ".join(f"{v:g}" for v in d.bbox) if d.bbox else "",
+                      ", ".join(f"{v:g}" for v in d.point) if d.point else "")
+        con.print(t)
+        for w in r.warnings:
+            con.print(f"  warning: {w}", style="yellow", markup=False)
+        if r.error:
+            con.print(f"  error: {r.error}", style="red", markup=False)
+
+
+def run_ground(opts: GroundOptions) -> int:
+    if not opts.queries:
+        raise UsageError("give at least one query")
+    family = resolve_family(opts.backend)
+    task_name = "points" if opts.points else "ground"
+    prompt = fill_queries(load_prompt(family, task_name, opts.prompt_file), opts.queries)
+    budget = budget_for(family, "ground", opts)
+    sources, problems, many = gather_inputs(opts)
+    if not sources and not problems:
+        raise UsageError("no inputs")
+    if opts.output is None:
+        from .outputs import OutputPlan
+
+        plan = OutputPlan("none", Path("."), {s: Path(s).stem for s in sources})
+    else:
+        plan = plan_outputs(opts.output, sources or [p for p, _ in problems], ["jsonl"], many=many)
+        if plan.mode == "dir":
+            plan.resumable = True
+    table = plan.mode == "none" and not opts.jsonl and opts.json_lines is not True and console.stdout_is_tty()
+    if opts.json_lines is False and plan.mode == "none":
+        table = True
+    model_name = "recorded" if opts.backend.from_output is not None else opts.backend.model_name
+    task = Task("ground", family, prompt, Decoding(opts.max_new_tokens), want="point" if opts.points else "bbox",
+                queries=list(opts.queries))
+    cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
+                    fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
+    store = make_store(plan, task=task_name, family=family.name, model=model_name, prompt=prompt, budget=budget,
+                       max_new_tokens=opts.max_new_tokens, backend=opts.backend.backend)
+    listener = GroundListener(opts, plan, family, table)
+    summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
+    listener.finish()
+    return exit_code(summary, len(sources) + len(problems))

@@ -1,0 +1,63 @@
+"""Progress and per-document log lines on stderr (a Rich bar only when stderr is a terminal)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from . import console
+from .model import FAILED
+from .pipeline import DocumentRun, Listener
+
+
+class ProgressListener(Listener):
+    """Wraps another listener, adding progress on stderr."""
+
+    def __init__(self, inner: Listener, *, quiet: bool = False):
+        self.inner = inner
+        self.quiet = quiet
+        self.bar = None
+        self.task = None
+        self.t0 = time.perf_counter()
+        self.pages = 0
+        if not quiet and sys.stderr.isatty():
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console.stderr(),
+                                transient=True)
+            self.task = self.bar.add_task("pages", total=None, rate="")
+            self.bar.start()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+    def on_start(self, total_pages: int) -> None:
+        self.inner.on_start(total_pages)
+
+    def on_page(self, result, doc: DocumentRun, resumed: bool) -> None:
+        self.inner.on_page(result, doc, resumed)
+        self.pages += 1
+        if result.status == FAILED and not resumed:
+            console.warn(f"{result.info.source} page {result.info.page}: {result.error}")
+        else:
+            for w in result.warnings:
+                console.verbose(f"{result.info.source} page {result.info.page}: {w}")
+        if self.bar is not None:
+            rate = self.pages / max(time.perf_counter() - self.t0, 1e-9)
+            self.bar.update(self.task, advance=1, rate=f"{rate:.2f} pages/s",
+                            description=f"{doc.source} p{result.info.page}")
+
+    def on_document(self, doc: DocumentRun) -> None:
+        self.inner.on_document(doc)
+        failed = sum(1 for r in doc.results.values() if r.status == FAILED)
+        marked = sum(1 for r in doc.results.values() if r.status not in ("ok", FAILED))
+        note = f", {failed} failed" if failed else ""
+        note += f", {marked} marked (truncated/repaired/repetition)" if marked else ""
+        console.info(f"{doc.source}: {len(doc.results)} page(s){note}")
+
+    def on_input_error(self, doc: DocumentRun) -> None:
+        self.inner.on_input_error(doc)
+        console.error(f"{doc.source}: {doc.error}")

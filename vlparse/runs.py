@@ -1,0 +1,107 @@
+"""What ``doc`` and ``ground`` share around the pipeline: inputs, budget, backend, store, summary."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from . import console
+from .errors import EXIT_USAGE
+from .families import Family
+from .geometry import Budget
+from .pipeline import RunConfig, Runner, Summary
+from .session import BackendOptions, backend_factory, resolve_family
+from .store import Store, fingerprint
+
+
+@dataclass
+class CommonOptions:
+    inputs: list[str]
+    backend: BackendOptions = field(default_factory=BackendOptions)
+    output: str | None = None
+    pages: str | None = None
+    dpi: float | None = None
+    password: str | None = None
+    recursive: bool = False
+    max_pixels: int | None = None
+    min_pixels: int | None = None
+    max_new_tokens: int = 8192
+    retries: int = 1
+    fail_fast: bool = False
+    force: bool = False
+    jsonl: bool = False
+    quiet: bool = False
+    verbose: bool = False
+    prompt_file: str | None = None
+
+
+def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]], bool]:
+    """(readable sources, [(path, problem)], whether the inputs came as a list/directory)."""
+    from .inputs import expand_inputs
+
+    many = "-" in opts.inputs or len(opts.inputs) > 1
+    res = expand_inputs(opts.inputs, recursive=opts.recursive, stdin=sys.stdin)
+    many = many or any(not p.endswith(tuple(res.paths)) for p in opts.inputs if p != "-") or len(res.paths) > 1
+    return list(res.paths), list(res.problems), many
+
+
+def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
+    try:
+        return Budget(opts.min_pixels or family.default_min_pixels(),
+                      opts.max_pixels or family.default_max_pixels(task))
+    except ValueError as e:
+        from .errors import UsageError
+
+        raise UsageError(str(e)) from None
+
+
+def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: list[str], problems, listener,
+                 store: Store | None) -> Summary:
+    from .progress import ProgressListener
+
+    factory = backend_factory(opts.backend, family)
+    if opts.backend.from_output is not None:
+        cfg.retries = 0  # the same recorded answer would come back
+    progress = ProgressListener(listener, quiet=opts.quiet)
+    runner = Runner(cfg, factory, store=store, listener=progress)
+    for path, problem in problems:
+        console.error(f"{path}: {problem}")
+        if store is not None:
+            store.log({"source": path, "page": None, "status": "failed", "error": problem})
+    if problems and cfg.fail_fast:
+        from .pipeline import FailFast
+
+        raise FailFast(f"{problems[0][0]}: {problems[0][1]}")
+    try:
+        summary = runner.run(sources)
+    finally:
+        progress.close()
+        runner.close()
+    summary.inputs_failed += len(problems)
+    _log_summary(summary)
+    return summary
+
+
+def exit_code(summary: Summary, n_inputs: int) -> int:
+    """0 all done; 1 something failed; 2 when the only input given could not be read at all."""
+    if n_inputs == 1 and summary.inputs_failed and not (summary.pages_done or summary.pages_resumed):
+        return EXIT_USAGE
+    return summary.exit_code
+
+
+def _log_summary(s: Summary) -> None:
+    parts = [f"{s.pages_done} page(s) done"]
+    if s.pages_resumed:
+        parts.append(f"{s.pages_resumed} already done")
+    if s.pages_failed:
+        parts.append(f"{s.pages_failed} failed")
+    if s.inputs_failed:
+        parts.append(f"{s.inputs_failed} input(s) unreadable")
+    rate = (s.pages_done / s.seconds) if s.seconds else 0.0
+    console.info(f"vlparse: {', '.join(parts)} in {s.seconds:.1f}s ({rate:.2f} pages/s)")
+
+
+def make_store(plan, **settings) -> Store | None:
+    if not plan.resumable:
+        return None
+    return Store(plan.root, fingerprint(**settings))

@@ -1,0 +1,82 @@
+"""From command-line choices to a family and a backend (created lazily, so resumed runs load nothing)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from .backends.base import Backend
+from .errors import UsageError
+from .families import DEFAULT_MODEL, Family, get_family, guess_family_from_name
+
+BACKENDS = ("local", "openai")
+
+
+@dataclass
+class BackendOptions:
+    backend: str = "local"
+    model: str | None = None
+    family: str | None = None
+    dtype: str = "auto"
+    quant: str = "none"
+    device: str = "auto"
+    attn: str = "sdpa"
+    batch_size: int | None = None
+    fast: bool = True
+    base_urls: list[str] = field(default_factory=list)
+    api_key: str | None = None
+    api_model: str | None = None
+    concurrency: int = 4
+    timeout: float = 600.0
+    from_output: str | None = None
+
+    @property
+    def model_name(self) -> str:
+        return self.model or os.environ.get("VLPARSE_MODEL") or DEFAULT_MODEL
+
+
+def resolve_family(opts: BackendOptions) -> Family:
+    """The family decides rendering (factor) and parsing, so it is known before any model loads."""
+    if opts.family:
+        return get_family(opts.family)
+    if opts.from_output is not None:
+        raise UsageError("--from-output needs --family (the answer's coordinate language depends on it)")
+    if opts.backend == "openai":
+        guess = guess_family_from_name(opts.api_model or opts.model or "")
+        if guess is None:
+            raise UsageError("--backend openai needs --family when the served model's name does not say it "
+                             "(e.g. --family qwen2.5-vl)")
+        return guess
+    from .backends.local import read_family
+
+    return read_family(opts.model_name, None)[0]
+
+
+def backend_factory(opts: BackendOptions, family: Family) -> Callable[[], Backend]:
+    if opts.from_output is not None:
+        from .backends.recorded import RecordedBackend, load_recorded
+
+        answers = load_recorded(opts.from_output)  # read now: a bad path is a usage error up front
+        return lambda: RecordedBackend(family, answers)
+    if opts.backend == "openai":
+        if not opts.base_urls:
+            raise UsageError("--backend openai needs --base-url (e.g. --base-url http://127.0.0.1:8000/v1)")
+
+        def make_openai() -> Backend:
+            from .backends.openai import OpenAIBackend
+
+            return OpenAIBackend(family, opts.base_urls, opts.api_model, opts.api_key,
+                                 concurrency=opts.concurrency, timeout=opts.timeout)
+
+        return make_openai
+    if opts.backend != "local":
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)} (got '{opts.backend}')")
+
+    def make_local() -> Backend:
+        from .backends.local import LoadOptions, LocalBackend
+
+        return LocalBackend(LoadOptions(opts.model_name, family.name if opts.family else None, opts.dtype,
+                                        opts.quant, opts.device, opts.attn, opts.batch_size, opts.fast))
+
+    return make_local

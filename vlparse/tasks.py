@@ -1,0 +1,91 @@
+"""What ``doc`` and ``ground`` differ in: the prompt, the parser, and the retry policy.
+
+A task turns one raw answer into a :class:`~vlparse.model.PageResult`, and says how to ask
+again when the answer was truncated or looping (olmOCR-style: more tokens, then a repetition
+penalty, then a little temperature), so the runner can keep the best attempt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .backends.base import Prompt
+from .families import Family
+from .model import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, PageInfo, PageResult
+
+_RANK = {OK: 4, REPAIRED: 3, REPETITION: 2, TRUNCATED: 2, FAILED: 0}
+MAX_TOKENS_CAP = 32768
+
+
+@dataclass(frozen=True)
+class Decoding:
+    max_new_tokens: int
+    temperature: float = 0.0
+    repetition_penalty: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_new_tokens": self.max_new_tokens, "temperature": self.temperature,
+                "repetition_penalty": self.repetition_penalty}
+
+
+def quality(result: PageResult) -> tuple[int, int]:
+    """Higher is better: complete answers first, then the one that found more."""
+    return _RANK.get(result.status, 1), len(result.blocks) + len(result.detections)
+
+
+def next_decoding(attempt: int, last: PageResult, base: Decoding) -> Decoding | None:
+    """Decoding for retry number ``attempt`` (1-based), or None when the last answer is fine."""
+    if last.status not in (TRUNCATED, REPETITION) and not (last.status == FAILED and last.raw):
+        return None
+    if last.status == TRUNCATED:
+        return Decoding(min(base.max_new_tokens * 2 ** attempt, MAX_TOKENS_CAP), 0.0 if attempt == 1 else 0.2,
+                        1.05)
+    # a loop (or an unusable answer): discourage repeats, then add a little randomness
+    return Decoding(base.max_new_tokens, 0.0 if attempt == 1 else 0.3, 1.1 if attempt == 1 else 1.15)
+
+
+@dataclass
+class Task:
+    name: str  # "doc" | "ground"
+    family: Family
+    prompt: Prompt
+    decoding: Decoding
+    want: str = "bbox"  # ground: "bbox" | "point"
+    queries: list[str] = field(default_factory=list)
+
+    def parse(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
+        if self.name == "doc":
+            return self._parse_doc(text, finish_reason, info)
+        return self._parse_ground(text, finish_reason, info)
+
+    def _parse_doc(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
+        from .parse.html import parse_page_html
+
+        parsed = parse_page_html(text, self.family, info)
+        res = PageResult(info, parsed.status, list(parsed.warnings), list(parsed.blocks), raw=text)
+        return _mark_finish(res, finish_reason)
+
+    def _parse_ground(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
+        from .parse.grounding import parse_grounding
+        from .parse.repair import cut_repetition
+
+        body, loop = cut_repetition(text)
+        parsed = parse_grounding(body, self.family, info.frame, want=self.want)
+        res = PageResult(info, OK, list(parsed.warnings), detections=list(parsed.detections), raw=text)
+        if loop:
+            res.status = REPETITION
+            res.warnings.append(f"repetition loop cut: {loop}")
+        elif parsed.truncated:
+            res.status = TRUNCATED
+        elif res.warnings:
+            res.status = REPAIRED
+        return _mark_finish(res, finish_reason)
+
+
+def _mark_finish(res: PageResult, finish_reason: str) -> PageResult:
+    if finish_reason == "length" and res.status not in (REPETITION, FAILED):
+        if res.status != TRUNCATED:
+            res.warnings.append("the answer stopped at the token limit (--max-new-tokens)")
+        res.status = TRUNCATED
+    return res
