@@ -40,5 +40,5 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
-def atomic_save_image(path: str | Path, image, format: str = "PNG") -> Path:  # noqa: A002 - PIL's name
-    return atomic_write(path, lambda f: image.save(f, format=format))
+def atomic_save_image(path: str | Path, image, format: str = "PNG", **save_options) -> Path:  # noqa: A002 - PIL's name
+    return atomic_write(path, lambda f: image.save(f, format=format, **save_options))

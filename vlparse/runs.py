@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from dataclasses import dataclass, field
 
 from . import console
@@ -39,9 +40,9 @@ def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]]
     """(readable sources, [(path, problem)], whether the inputs came as a list/directory)."""
     from .inputs import expand_inputs
 
-    many = "-" in opts.inputs or len(opts.inputs) > 1
     res = expand_inputs(opts.inputs, recursive=opts.recursive, stdin=sys.stdin)
-    many = many or any(not p.endswith(tuple(res.paths)) for p in opts.inputs if p != "-") or len(res.paths) > 1
+    many = ("-" in opts.inputs or len(opts.inputs) > 1 or len(res.paths) > 1
+            or any(Path(p).is_dir() or set("*?[") & set(p) for p in opts.inputs))
     return list(res.paths), list(res.problems), many
 
 

@@ -1,0 +1,46 @@
+"""``vlparse render``: pages at the model's native size (PNG) plus a JSON sidecar each; no model needed."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import _options as o
+
+
+def render(
+    inputs: Annotated[list[str], typer.Argument(help="PDFs, images, directories, or - for a list of paths on stdin.")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Directory: <input>/page-NNNN.png + page-NNNN.json.")],
+    family: Annotated[str, typer.Option("--family", help="qwen-vl | qwen2-vl | qwen2.5-vl | qwen3-vl: decides the "
+                                        "factor and default budget.")] = "qwen2.5-vl",
+    task: Annotated[str, typer.Option("--task", help="doc | ground: which default pixel budget to use.")] = "doc",
+    image_format: Annotated[str, typer.Option("--format", help="png | webp (lossless).")] = "png",
+    pages: Annotated[Optional[str], typer.Option("--pages", help="Page selection, e.g. 1-3,7 or 5-.",
+                                                 rich_help_panel=o.B)] = None,
+    max_pixels: o.MaxPixels = None, min_pixels: o.MinPixels = None, dpi: o.Dpi = None, password: o.Password = None,
+    recursive: o.Recursive = False, force: o.Force = False,
+    jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON line per rendered page on stdout.")] = False,
+    quiet: o.Quiet = False,
+) -> int:
+    from vlparse import console
+    from vlparse.errors import UsageError
+    from vlparse.families import get_family
+    from vlparse.geometry import Budget
+    from vlparse.render_job import RenderOptions, run_render
+
+    console.configure(quiet=quiet)
+    fam = get_family(family)
+    if task not in ("doc", "ground"):
+        raise UsageError("--task must be doc or ground")
+    try:
+        budget = Budget(min_pixels or fam.default_min_pixels(), max_pixels or fam.default_max_pixels(task))
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    return run_render(RenderOptions(inputs, output, fam, budget, task, pages, dpi, password, recursive, image_format,
+                                    force, jsonl))
+
+
+COMMAND = ("render", render, "Render pages at the model's native size (PNG + JSON sidecar); no model needed.",
+           "Examples: vlparse render report.pdf -o pages/ | find . -name '*.pdf' | vlparse render - -o pages/ "
+           "--family qwen3-vl --jsonl")

@@ -1,0 +1,338 @@
+"""PDFs and images -> pages at the model's native size, each with its exact geometry.
+
+A PDF page is rendered *straight* to the size the model will see: the zoom is chosen so the page
+fills the pixel budget (capped by ``--dpi``), then nudged per axis so both sides land on the
+family's factor. The processor then has nothing left to resample, small text stays sharp, and
+the page pixel space (``bbox_px``) is exactly the model's pixel space. PDF points of the displayed
+page (rotation and cropbox applied, top-left origin) are ``px * width_pt / width_px``.
+
+An image keeps its own pixels as the page pixel space (EXIF orientation applied: the image as
+viewers show it); the model gets a copy resized to the processor's ``smart_resize`` size.
+
+Only PyMuPDF and Pillow are imported here (no torch), so ``vlparse render`` starts fast.
+MuPDF is not thread-safe: every PyMuPDF call in vlparse holds :data:`PDF_LOCK`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError, UsageError, VlparseError
+from .families import Family
+from .geometry import MAX_ASPECT_RATIO, Budget, Frame, model_size
+from .model import PageInfo
+
+#: every PyMuPDF call holds this lock (MuPDF's context is shared between threads)
+PDF_LOCK = threading.RLock()
+#: decompression-bomb guard for images (Pillow's own hard limit is twice its 89.5 MP warning level)
+MAX_IMAGE_PIXELS = 179_000_000
+#: guard against absurd documents
+MAX_PDF_PAGES = 20_000
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".jp2", ".pnm", ".ppm", ".pgm"}
+PDF_SUFFIXES = {".pdf"}
+
+
+class PageError(VlparseError):
+    """One page cannot be rendered (the rest of its document may be fine)."""
+
+
+@dataclass
+class RenderedPage:
+    image: object  # PIL.Image.Image, RGB, at the model's native size
+    info: PageInfo
+
+
+def parse_page_selection(spec: str | None, count: int) -> list[int]:
+    """``"1-3,7,10-"`` -> sorted 1-based page numbers within ``1..count``.
+
+    Pages past the end of the document are ignored (one selection serves documents of different
+    lengths); a selection that leaves no page is an error.
+    """
+    if count <= 0:
+        raise InputError("the document has no pages")
+    if spec is None or not spec.strip() or spec.strip().lower() == "all":
+        return list(range(1, count + 1))
+    pages: set[int] = set()
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                a, _, b = part.partition("-")
+                lo = int(a) if a else 1
+                hi = int(b) if b else count
+            else:
+                lo = hi = int(part)
+        except ValueError:
+            raise UsageError(f"--pages '{spec}': '{part}' is not a page number or range (e.g. 1-3,7,10-)") from None
+        if lo < 1 or hi < lo:
+            raise UsageError(f"--pages '{spec}': '{part}' is not a valid range (pages count from 1)")
+        pages.update(range(lo, min(hi, count) + 1))
+    if not pages:
+        raise InputError(f"--pages {spec} selects no page of this {count}-page document")
+    return sorted(pages)
+
+
+def page_target_size(family: Family, width_pt: float, height_pt: float, budget: Budget,
+                     dpi: float | None = None) -> tuple[int, int]:
+    """(width, height) in pixels to render a ``width_pt`` x ``height_pt`` page at: the model's native size.
+
+    The zoom fills ``budget.max_pixels`` (never above ``dpi``); ``smart_resize`` then puts both sides on
+    the factor within the budget, exactly as the processor would.
+    """
+    if min(width_pt, height_pt) <= 0:
+        raise PageError(f"the page has no area ({width_pt:g}x{height_pt:g} pt)")
+    if max(width_pt, height_pt) / min(width_pt, height_pt) > MAX_ASPECT_RATIO:
+        raise PageError(f"the page is too elongated for the model ({width_pt:g}x{height_pt:g} pt, aspect ratio above "
+                        f"{MAX_ASPECT_RATIO})")
+    zoom = (budget.max_pixels / (width_pt * height_pt)) ** 0.5
+    if dpi:
+        zoom = min(zoom, dpi / 72.0)
+    if family.fixed_size:  # the model squashes every image to a square: render at the budget, keep the aspect
+        return max(1, round(width_pt * zoom)), max(1, round(height_pt * zoom))
+    return model_size(family, width_pt * zoom, height_pt * zoom, budget)
+
+
+class Source:
+    """An opened input: a PDF or an image file (multi-frame TIFFs are pages)."""
+
+    kind: str = ""
+    page_count: int = 0
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def page(self, number: int, family: Family, budget: Budget, dpi: float | None = None) -> RenderedPage:
+        raise NotImplementedError
+
+    def original_image(self, number: int, scale_to: tuple[int, int] | None = None):
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+
+def _quiet_mupdf() -> None:
+    import pymupdf
+
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+
+
+class PdfSource(Source):
+    kind = "pdf"
+
+    def __init__(self, path: str, password: str | None = None):
+        super().__init__(path)
+        import pymupdf
+
+        with PDF_LOCK:
+            _quiet_mupdf()
+            try:
+                doc = pymupdf.open(path, filetype="pdf")
+            except pymupdf.EmptyFileError:
+                raise InputError("the file is empty") from None
+            except (pymupdf.FileDataError, RuntimeError, ValueError) as e:
+                raise InputError(f"not a readable PDF (corrupt or truncated: {_short(e)})") from None
+            if doc.needs_pass:
+                if not password:
+                    doc.close()
+                    raise InputError("the PDF is encrypted; give its password with --password")
+                if not doc.authenticate(password):
+                    doc.close()
+                    raise InputError("wrong password for this encrypted PDF (--password)")
+            try:
+                count = doc.page_count
+            except Exception as e:  # noqa: BLE001 - MuPDF raises plain RuntimeErrors on broken trees
+                doc.close()
+                raise InputError(f"not a readable PDF ({_short(e)})") from None
+        if count == 0:
+            doc.close()
+            raise InputError("the PDF has no pages")
+        if count > MAX_PDF_PAGES:
+            doc.close()
+            raise InputError(f"{count} pages is more than the {MAX_PDF_PAGES}-page guard; split the document")
+        self.doc = doc
+        self.page_count = count
+
+    def _render(self, number: int, width: int, height: int):
+        """The displayed page (rotation and cropbox applied) rendered to exactly width x height, RGB."""
+        import pymupdf
+        from PIL import Image
+
+        with PDF_LOCK:
+            try:
+                page = self.doc[number - 1]
+                rect = page.rect
+                mat = pymupdf.Matrix(width / rect.width, height / rect.height)
+                pix = page.get_pixmap(matrix=mat, alpha=False, colorspace=pymupdf.csRGB, annots=True)
+            except Exception as e:  # noqa: BLE001 - one broken page must not cost the document
+                raise PageError(f"page {number} cannot be rendered: {_short(e)}") from None
+            img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
+        if img.size != (width, height):  # MuPDF rounding (not seen in practice): never let geometry drift
+            img = img.resize((width, height), Image.Resampling.LANCZOS)
+        return img
+
+    def page_size_pt(self, number: int) -> tuple[float, float, int]:
+        with PDF_LOCK:
+            try:
+                page = self.doc[number - 1]
+                return page.rect.width, page.rect.height, page.rotation
+            except Exception as e:  # noqa: BLE001
+                raise PageError(f"page {number} cannot be read: {_short(e)}") from None
+
+    def page(self, number: int, family: Family, budget: Budget, dpi: float | None = None) -> RenderedPage:
+        from PIL import Image
+
+        w_pt, h_pt, rotation = self.page_size_pt(number)
+        width, height = page_target_size(family, w_pt, h_pt, budget, dpi)
+        img = self._render(number, width, height)
+        if family.fixed_size:
+            mw = mh = family.fixed_size
+            model_img = img.resize((mw, mh), Image.Resampling.BICUBIC)
+        else:
+            mw, mh = width, height
+            model_img = img
+        frame = Frame(width, height, mw, mh, w_pt / width, h_pt / height)
+        info = PageInfo(self.path, number, frame, kind="pdf", rotation=rotation, width_pt=round(w_pt, 3),
+                        height_pt=round(h_pt, 3), zoom_x=width / w_pt, zoom_y=height / h_pt)
+        return RenderedPage(model_img, info)
+
+    def original_image(self, number: int, scale_to: tuple[int, int] | None = None):
+        if scale_to is None:
+            w_pt, h_pt, _ = self.page_size_pt(number)
+            scale_to = (round(w_pt * 2), round(h_pt * 2))  # 144 dpi
+        return self._render(number, *scale_to)
+
+    def close(self) -> None:
+        with PDF_LOCK:
+            self.doc.close()
+
+
+class ImageSource(Source):
+    kind = "image"
+
+    def __init__(self, path: str):
+        super().__init__(path)
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with open(path, "rb") as f:
+                head = f.read(1)
+        except OSError as e:
+            raise InputError(f"{e.strerror or e}") from None
+        if not head:
+            raise InputError("the file is empty")
+        Image.MAX_IMAGE_PIXELS = None  # vlparse checks the size itself, with a clear message
+        try:
+            img = Image.open(path)
+        except UnidentifiedImageError:
+            raise InputError("not an image Pillow can read (or a corrupt one)") from None
+        except OSError as e:
+            raise InputError(f"cannot read the image ({_short(e)})") from None
+        w, h = img.size
+        if w * h > MAX_IMAGE_PIXELS:
+            img.close()
+            raise InputError(f"{w}x{h} = {w * h:,} pixels is above the {MAX_IMAGE_PIXELS:,}-pixel limit "
+                             "(decompression-bomb guard); downscale the image first")
+        if w <= 0 or h <= 0:
+            raise InputError("the image has no pixels")
+        self.img = img
+        self.page_count = getattr(img, "n_frames", 1) if img.format == "TIFF" else 1
+
+    def _load(self, number: int):
+        from PIL import Image, ImageOps
+
+        try:
+            self.img.seek(number - 1)
+            frame = ImageOps.exif_transpose(self.img.copy())
+            frame.load()
+        except (OSError, ValueError, EOFError, SyntaxError) as e:
+            raise PageError(f"image frame {number} cannot be decoded ({_short(e)})") from None
+        if frame.mode in ("RGBA", "LA", "PA") or (frame.mode == "P" and "transparency" in frame.info):
+            rgba = frame.convert("RGBA")
+            bg = Image.new("RGB", rgba.size, (255, 255, 255))
+            bg.paste(rgba, mask=rgba.getchannel("A"))
+            return bg
+        if frame.mode in ("I;16", "I;16B", "I;16L", "I"):
+            frame = frame.point(lambda v: v / 256).convert("L")  # 16-bit scans
+        return frame.convert("RGB")
+
+    def page(self, number: int, family: Family, budget: Budget, dpi: float | None = None) -> RenderedPage:
+        from PIL import Image
+
+        img = self._load(number)
+        w, h = img.size
+        try:
+            mw, mh = model_size(family, w, h, budget)
+        except ValueError as e:
+            raise PageError(str(e)) from None
+        model_img = img if (mw, mh) == (w, h) else img.resize((mw, mh), Image.Resampling.BICUBIC)
+        return RenderedPage(model_img, PageInfo(self.path, number, Frame(w, h, mw, mh), kind="image"))
+
+    def original_image(self, number: int, scale_to: tuple[int, int] | None = None):
+        from PIL import Image
+
+        img = self._load(number)
+        if scale_to is not None and tuple(scale_to) != img.size:
+            img = img.resize(tuple(scale_to), Image.Resampling.LANCZOS)
+        return img
+
+    def close(self) -> None:
+        self.img.close()
+
+
+def sniff_kind(path: str) -> str | None:
+    """"pdf", "image" or None, from the file's first bytes (the name's suffix only as a fallback)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return None
+    if b"%PDF-" in head:
+        return "pdf"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or \
+            (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:12] == b"ftypavif":
+        return "image"
+    suffix = Path(path).suffix.lower()
+    if suffix in PDF_SUFFIXES:
+        return "pdf"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    return None
+
+
+def open_source(path: str, *, password: str | None = None) -> Source:
+    """Open a PDF or an image; an unreadable input raises :class:`InputError` with one clear line."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file")
+    if p.is_dir():
+        raise InputError("is a directory (use --recursive to read the files in it)")
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise InputError(f"{e.strerror or e}") from None
+    if size == 0:
+        raise InputError("the file is empty")
+    kind = sniff_kind(path)
+    if kind == "pdf":
+        return PdfSource(path, password)
+    if kind == "image":
+        return ImageSource(path)
+    raise InputError("neither a PDF nor an image vlparse can read")
+
+
+def _short(e: BaseException) -> str:
+    text = " ".join(str(e).split()) or type(e).__name__
+    return text[:160]

@@ -1,0 +1,124 @@
+"""``vlparse render``: the rendering stage on its own.
+
+For pipelines that render on CPU machines ahead of GPU work, or feed another client: one PNG per
+page at the model's native size plus a JSON sidecar with everything needed to map an answer made
+elsewhere back onto the page (sizes in pixels and points, rotation, zoom, family, pixel budget).
+
+Layout: ``DIR/<input name>/page-0001.png`` and ``page-0001.json``. Writes are atomic; a rerun skips
+pages whose sidecar already records the same settings (``--force`` redoes them). No torch import.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import console
+from .atomic import atomic_save_image, atomic_write_text
+from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError, VlparseError
+from .families import Family
+from .geometry import Budget
+from .inputs import expand_inputs
+from .outputs import unique_names
+from .render import PageError, open_source, parse_page_selection
+
+#: --format -> (Pillow format, suffix, save options); both lossless, so coordinates and pixels stay exact
+FORMATS = {"png": ("PNG", ".png", {"compress_level": 1}), "webp": ("WEBP", ".webp", {"lossless": True})}
+
+
+@dataclass
+class RenderOptions:
+    inputs: list[str]
+    output: str
+    family: Family
+    budget: Budget
+    task: str = "doc"
+    pages: str | None = None
+    dpi: float | None = None
+    password: str | None = None
+    recursive: bool = False
+    image_format: str = "png"
+    force: bool = False
+    jsonl: bool = False
+
+
+def sidecar(page, opts: RenderOptions, image_file: str) -> dict:
+    info = page.info
+    return {
+        "source": info.source, "page": info.page, "kind": info.kind, "image": image_file,
+        "width_px": info.frame.width, "height_px": info.frame.height,
+        "model_width": info.frame.model_width, "model_height": info.frame.model_height,
+        "width_pt": info.width_pt, "height_pt": info.height_pt, "rotation": info.rotation,
+        "zoom_x": info.zoom_x, "zoom_y": info.zoom_y,
+        "family": opts.family.name, "task": opts.task,
+        "min_pixels": opts.budget.min_pixels, "max_pixels": opts.budget.max_pixels, "dpi": opts.dpi,
+    }
+
+
+def _settings(opts: RenderOptions) -> dict:
+    return {"family": opts.family.name, "task": opts.task, "min_pixels": opts.budget.min_pixels,
+            "max_pixels": opts.budget.max_pixels, "dpi": opts.dpi}
+
+
+def _done(meta_path: Path, opts: RenderOptions, image_path: Path) -> bool:
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return image_path.exists() and all(meta.get(k) == v for k, v in _settings(opts).items())
+
+
+def run_render(opts: RenderOptions) -> int:
+    if opts.image_format not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
+    fmt, suffix, save_options = FORMATS[opts.image_format]
+    found = expand_inputs(opts.inputs, recursive=opts.recursive, stdin=sys.stdin)
+    if not found.paths and not found.problems:
+        raise UsageError("no inputs (give PDFs or images, a directory, or - to read paths from stdin)")
+    root = Path(opts.output)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"-o {opts.output} is a file; vlparse render writes a directory")
+    names = unique_names(found.paths)
+    failed = len(found.problems)
+    for path, problem in found.problems:
+        console.error(f"{path}: {problem}")
+    done = skipped = 0
+    t0 = time.perf_counter()
+    for source in found.paths:
+        folder = root / names[source]
+        try:
+            with open_source(source, password=opts.password) as src:
+                numbers = parse_page_selection(opts.pages, src.page_count)
+                for n in numbers:
+                    image_path = folder / f"page-{n:04d}{suffix}"
+                    meta_path = folder / f"page-{n:04d}.json"
+                    if not opts.force and _done(meta_path, opts, image_path):
+                        skipped += 1
+                        continue
+                    try:
+                        page = src.page(n, opts.family, opts.budget, dpi=opts.dpi)
+                    except PageError as e:
+                        console.error(f"{source} page {n}: {e.message}")
+                        failed += 1
+                        continue
+                    atomic_save_image(image_path, page.image, fmt, **save_options)
+                    meta = sidecar(page, opts, image_path.name)
+                    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
+                    if opts.jsonl:
+                        sys.stdout.write(json.dumps({**meta, "image": str(image_path)}) + "\n")
+                        sys.stdout.flush()
+                    done += 1
+        except VlparseError as e:
+            console.error(f"{source}: {e.message}")
+            failed += 1
+    seconds = time.perf_counter() - t0
+    extra = f", {skipped} already there" if skipped else ""
+    console.info(f"vlparse: rendered {done} page(s){extra} in {seconds:.2f}s"
+                 + (f" ({done / seconds:.1f} pages/s)" if done and seconds else "") + f" into {root}")
+    if failed:
+        only_input_failed = len(found.paths) + len(found.problems) == 1 and not (done or skipped)
+        return EXIT_USAGE if only_input_failed else EXIT_PARTIAL
+    return EXIT_OK
