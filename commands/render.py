@@ -21,8 +21,12 @@ def render(
     max_pixels: o.MaxPixels = None, min_pixels: o.MinPixels = None, dpi: o.Dpi = None, password: o.Password = None,
     recursive: o.Recursive = False, force: o.Force = False,
     jsonl: Annotated[bool, typer.Option("--jsonl", help="One JSON line per rendered page on stdout.")] = False,
+    workers: Annotated[Optional[int], typer.Option("--workers", "-j", min=1, help="Processes rendering in parallel "
+                                                   "[default: the CPU count, at most 8].")] = None,
     quiet: o.Quiet = False,
 ) -> int:
+    import os
+
     from vlparse import console
     from vlparse.errors import UsageError
     from vlparse.families import get_family
@@ -38,7 +42,7 @@ def render(
     except ValueError as e:
         raise UsageError(str(e)) from None
     return run_render(RenderOptions(inputs, output, fam, budget, task, pages, dpi, password, recursive, image_format,
-                                    force, jsonl))
+                                    force, jsonl, workers or min(8, os.cpu_count() or 1)))
 
 
 COMMAND = ("render", render, "Render pages at the model's native size (PNG + JSON sidecar); no model needed.",

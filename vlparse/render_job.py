@@ -23,7 +23,7 @@ from .families import Family
 from .geometry import Budget
 from .inputs import expand_inputs
 from .outputs import unique_names
-from .render import PageError, open_source, parse_page_selection
+from .render import open_source, parse_page_selection
 
 #: --format -> (Pillow format, suffix, save options); both lossless, so coordinates and pixels stay exact
 FORMATS = {"png": ("PNG", ".png", {"compress_level": 1}), "webp": ("WEBP", ".webp", {"lossless": True})}
@@ -43,6 +43,7 @@ class RenderOptions:
     image_format: str = "png"
     force: bool = False
     jsonl: bool = False
+    workers: int = 1  # processes rendering pages in parallel
 
 
 def sidecar(page, opts: RenderOptions, image_file: str) -> dict:
@@ -71,10 +72,56 @@ def _done(meta_path: Path, opts: RenderOptions, image_path: Path) -> bool:
     return image_path.exists() and all(meta.get(k) == v for k, v in _settings(opts).items())
 
 
+@dataclass(frozen=True)
+class _Job:
+    source: str
+    page: int
+    image_path: Path
+    meta_path: Path
+
+
+_OPEN: dict[str, object] = {}  # per worker process: the source being rendered (pages of one input come in a row)
+
+
+def _render_one(job: _Job, opts: RenderOptions) -> dict:
+    """Render one page and write its image and sidecar; returns the sidecar, or {"error": ...}."""
+    fmt, _, save_options = FORMATS[opts.image_format]
+    try:
+        src = _OPEN.get(job.source)
+        if src is None:
+            for old in _OPEN.values():
+                old.close()  # type: ignore[attr-defined]
+            _OPEN.clear()
+            src = _OPEN[job.source] = open_source(job.source, password=opts.password)
+        page = src.page(job.page, opts.family, opts.budget, dpi=opts.dpi)  # type: ignore[attr-defined]
+    except VlparseError as e:
+        return {"source": job.source, "page": job.page, "error": e.message}
+    atomic_save_image(job.image_path, page.image, fmt, **save_options)
+    meta = sidecar(page, opts, job.image_path.name)
+    atomic_write_text(job.meta_path, json.dumps(meta, indent=2) + "\n")
+    return meta
+
+
+def _run_jobs(jobs: list[_Job], opts: RenderOptions, workers: int):
+    """Results in job order; several processes when there is enough work (MuPDF renders one page per core)."""
+    if workers <= 1 or len(jobs) < 4:
+        for job in jobs:
+            yield _render_one(job, opts)
+        _OPEN.clear()
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+        yield from pool.map(partial(_render_one, opts=opts), jobs, chunksize=max(1, min(8, len(jobs) // (4 * workers))))
+
+
 def run_render(opts: RenderOptions) -> int:
     if opts.image_format not in FORMATS:
         raise UsageError(f"--format must be one of {', '.join(FORMATS)}")
-    fmt, suffix, save_options = FORMATS[opts.image_format]
+    _, suffix, _ = FORMATS[opts.image_format]
     found = expand_inputs(opts.inputs, recursive=opts.recursive, stdin=sys.stdin)
     if not found.paths and not found.problems:
         raise UsageError("no inputs (give PDFs or images, a directory, or - to read paths from stdin)")
@@ -85,35 +132,34 @@ def run_render(opts: RenderOptions) -> int:
     failed = len(found.problems)
     for path, problem in found.problems:
         console.error(f"{path}: {problem}")
-    done = skipped = 0
+    jobs: list[_Job] = []
+    skipped = 0
     t0 = time.perf_counter()
     for source in found.paths:
         folder = root / names[source]
         try:
             with open_source(source, password=opts.password) as src:
                 numbers = parse_page_selection(opts.pages, src.page_count)
-                for n in numbers:
-                    image_path = folder / f"page-{n:04d}{suffix}"
-                    meta_path = folder / f"page-{n:04d}.json"
-                    if not opts.force and _done(meta_path, opts, image_path):
-                        skipped += 1
-                        continue
-                    try:
-                        page = src.page(n, opts.family, opts.budget, dpi=opts.dpi)
-                    except PageError as e:
-                        console.error(f"{source} page {n}: {e.message}")
-                        failed += 1
-                        continue
-                    atomic_save_image(image_path, page.image, fmt, **save_options)
-                    meta = sidecar(page, opts, image_path.name)
-                    atomic_write_text(meta_path, json.dumps(meta, indent=2) + "\n")
-                    if opts.jsonl:
-                        sys.stdout.write(json.dumps({**meta, "image": str(image_path)}) + "\n")
-                        sys.stdout.flush()
-                    done += 1
         except VlparseError as e:
             console.error(f"{source}: {e.message}")
             failed += 1
+            continue
+        for n in numbers:
+            job = _Job(source, n, folder / f"page-{n:04d}{suffix}", folder / f"page-{n:04d}.json")
+            if not opts.force and _done(job.meta_path, opts, job.image_path):
+                skipped += 1
+            else:
+                jobs.append(job)
+    done = 0
+    for meta in _run_jobs(jobs, opts, opts.workers):
+        if "error" in meta:
+            console.error(f"{meta['source']} page {meta['page']}: {meta['error']}")
+            failed += 1
+            continue
+        done += 1
+        if opts.jsonl:
+            sys.stdout.write(json.dumps({**meta, "image": str(root / names[meta["source"]] / meta["image"])}) + "\n")
+            sys.stdout.flush()
     seconds = time.perf_counter() - t0
     extra = f", {skipped} already there" if skipped else ""
     console.info(f"vlparse: rendered {done} page(s){extra} in {seconds:.2f}s"
