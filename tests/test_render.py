@@ -232,3 +232,13 @@ def test_inputs_from_directories_globs_and_stdin(tmp_path):
     assert [p.split("/")[-1] for p in globbed.paths] == ["a.pdf", "b.png"]
     listed = expand_inputs(["-"], stdin=io.StringIO(f"{tmp_path}/d/a.pdf\n\n# comment\n{tmp_path}/d/a.pdf\nnope.pdf\n"))
     assert listed.paths == [f"{tmp_path}/d/a.pdf"] and listed.problems == [("nope.pdf", "no such file")]
+
+
+def test_render_in_parallel_processes_keeps_page_order(tmp_path, cli):
+    pdf = make_pdf(tmp_path / "many.pdf", pages=6)
+    res = cli("render", pdf, "-o", tmp_path / "out", "-j", "2", "--jsonl", "--max-pixels", "200000")
+    assert res.exit_code == 0, res.stderr
+    assert [json.loads(x)["page"] for x in res.stdout.splitlines()] == [1, 2, 3, 4, 5, 6]
+    for n in range(1, 7):
+        meta = json.loads((tmp_path / "out" / "many" / f"page-{n:04d}.json").read_text())
+        assert Image.open(tmp_path / "out" / "many" / meta["image"]).size == (meta["width_px"], meta["height_px"])
