@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from .backends.base import Backend, Request
+from .backends.base import Answer, Backend, Request
 from .errors import EXIT_OK, EXIT_PARTIAL, InputError, VlparseError
 from .geometry import Budget
 from .model import FAILED, PageResult
@@ -227,7 +227,7 @@ class Runner:
                 break
             reqs = [Request(_key(p), p.image, task.prompt, d.max_new_tokens, d.temperature, d.repetition_penalty,
                             cfg.budget.min_pixels, cfg.budget.max_pixels) for _, p, d in todo]
-            answers = backend.generate(reqs)
+            answers = generate_isolated(backend, reqs)
             retry = []
             for (doc, page, dec), ans in zip(todo, answers):
                 key = _key(page)
@@ -272,6 +272,24 @@ class Runner:
             self.listener.on_document(doc)
         if res.status == FAILED and not resumed and self.cfg.fail_fast:
             raise FailFast(f"{res.info.source} page {res.info.page}: {res.error}")
+
+
+def generate_isolated(backend: Backend, requests: list[Request]) -> list[Answer]:
+    """``backend.generate``, but an unexpected failure costs only the pages it concerns.
+
+    Errors that doom the run (:class:`VlparseError`: no model, out of memory at batch 1, server
+    unreachable) and interrupts propagate. Anything else is retried page by page, and a page that
+    still fails gets an error answer, so one odd page never stops a night's run.
+    """
+    try:
+        return backend.generate(requests)
+    except VlparseError:
+        raise
+    except Exception as e:  # noqa: BLE001 - isolation is the point
+        if len(requests) == 1:
+            return [Answer(requests[0].key, "", "error", error=f"generation failed: {type(e).__name__}: "
+                                                                 f"{' '.join(str(e).split())[:200]}")]
+        return [a for r in requests for a in generate_isolated(backend, [r])]
 
 
 def _key(page) -> str:
