@@ -46,8 +46,14 @@ def _root(
 def _register() -> None:
     from .commands import REGISTRY
 
+    examples = []
     for name, fn, help_text, epilog in REGISTRY():
         app.command(name, help=help_text, epilog=epilog)(fn)
+        first = epilog.split(":", 1)[-1].split(" | ")[0].strip() if epilog else ""
+        if first:
+            examples.append(first)
+    app.info.help = (f"{app.info.help}\n\nExamples (one per command; each command's --help has more):\n\n"
+                     + "\n\n".join(f"  {e}" for e in examples))
 
 
 _register()
