@@ -55,7 +55,7 @@ def record(result: PageResult, family: str) -> dict[str, Any]:
     """The per-image JSON object (coordinates in original-image pixels)."""
     info = result.info
     d: dict[str, Any] = {"image": info.source}
-    if info.kind == "pdf":
+    if info.kind == "pdf" or info.page > 1:
         d["page"] = info.page
     d.update({"width": info.width_px, "height": info.height_px, "family": family,
               "model_width": info.frame.model_width, "model_height": info.frame.model_height})
@@ -85,7 +85,7 @@ class GroundListener(Listener):
         elif self.plan.mode == "dir":
             from .atomic import atomic_write_text
 
-            suffix = f"-p{result.info.page}" if result.info.kind == "pdf" else ""
+            suffix = f"-p{result.info.page}" if result.info.kind == "pdf" or result.info.page > 1 else ""
             atomic_write_text(self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json", line)
         if not self.table and (self.plan.mode in ("stdout",) or self.opts.jsonl or self.plan.mode == "none"):
             sys.stdout.write(line)
@@ -104,13 +104,26 @@ class GroundListener(Listener):
         if self.opts.coco:
             from .export.coco import build_coco, write_coco
 
-            items = [(r.info.source if r.info.kind != "pdf" else f"{r.info.source}#page={r.info.page}",
-                      r.info.width_px, r.info.height_px, r.detections) for r in self.results if r.status != FAILED]
-            write_coco(self.opts.coco, build_coco(items))
+            items = [(image_name(r), r.info.width_px, r.info.height_px, r.detections)
+                     for r in self.results if r.status != FAILED]
+            try:
+                write_coco(self.opts.coco, build_coco(items))
+            except OSError as e:
+                raise UsageError(f"--coco {self.opts.coco}: {e.strerror or e}") from None
         if self.opts.overlay_dir:
             from .overlays import write_detection_overlays
 
-            write_detection_overlays(self.results, self.opts.overlay_dir, self.plan.names)
+            try:
+                write_detection_overlays(self.results, self.opts.overlay_dir, self.plan.names,
+                                         password=self.opts.password)
+            except OSError as e:
+                raise UsageError(f"--overlay {self.opts.overlay_dir}: {e.strerror or e}") from None
+
+
+def image_name(result: PageResult) -> str:
+    """How an image is named in COCO files: the path as given, ``#page=N`` for a PDF page or TIFF frame."""
+    info = result.info
+    return f"{info.source}#page={info.page}" if info.kind == "pdf" or info.page > 1 else info.source
 
 
 def print_table(results: list[PageResult]) -> None:
@@ -143,9 +156,9 @@ def run_ground(opts: GroundOptions) -> int:
     if not sources and not problems:
         raise UsageError("no inputs")
     if opts.output is None:
-        from .outputs import OutputPlan
+        from .outputs import OutputPlan, unique_names
 
-        plan = OutputPlan("none", Path("."), {s: Path(s).stem for s in sources})
+        plan = OutputPlan("none", Path("."), unique_names(sources))
     else:
         plan = plan_outputs(opts.output, sources or [p for p, _ in problems], ["jsonl"], many=many)
         if plan.mode == "dir":
