@@ -1,0 +1,255 @@
+"""The server backend against a real HTTP server on 127.0.0.1 (tests/fake_openai_server.py).
+
+What is checked: requests carry the page at exactly its native size and pixels, the family prompt and the
+decoding setup; the concurrency limit holds per server; several servers share the work; injected faults
+(500s, 429s, hangs, dropped connections) lose no page and duplicate none; start-up problems are one clear
+line with exit code 5; the API key never reaches the output.
+"""
+
+from __future__ import annotations
+
+import random
+import socket
+
+import pytest
+from fake_openai_server import FakeOpenAIServer, Fault, Gate, Reply, pixel_hash
+from PIL import Image
+
+from vlparse.backends import openai as openai_mod
+from vlparse.backends.base import Prompt, Request
+from vlparse.backends.openai import OpenAIBackend, normalise_base_url, retry_delay
+from vlparse.errors import EXIT_BACKEND, BackendError, UsageError
+from vlparse.families import get_family
+
+QWEN25 = get_family("qwen2.5-vl")
+QWEN3 = get_family("qwen3-vl")
+PROMPT = Prompt("You are a document parser.", "QwenVL HTML")
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch):
+    """Tiny backoff so retried requests do not slow the suite; no proxy between us and 127.0.0.1."""
+    monkeypatch.setattr(openai_mod, "BACKOFF", 0.01)
+    monkeypatch.setattr(openai_mod, "MAX_BACKOFF", 0.05)
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(lambda req: f"answer for {req.image_hash}") as srv:
+        yield srv
+
+
+def noise(w: int, h: int, seed: int = 0) -> Image.Image:
+    """An RGB image whose every pixel matters (a lossy or resized upload would change its hash)."""
+    rnd = random.Random(seed)
+    return Image.frombytes("RGB", (w, h), bytes(rnd.getrandbits(8) for _ in range(w * h * 3)))
+
+
+def requests_for(n: int, family=QWEN25, size=(56, 84)) -> list[Request]:
+    return [Request(f"doc.pdf#{i + 1}", noise(*size, seed=i), PROMPT, 4096, 0.0, 1.0,
+                    family.default_min_pixels(), family.default_max_pixels("doc")) for i in range(n)]
+
+
+def backend(urls, family=QWEN25, **kw) -> OpenAIBackend:
+    kw.setdefault("concurrency", 2)
+    kw.setdefault("timeout", 5.0)
+    return OpenAIBackend(family, urls if isinstance(urls, list) else [urls], kw.pop("api_model", None),
+                         kw.pop("api_key", None), **kw)
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- what a request carries ---------------------------------------------------------------------------
+def test_request_carries_native_image_prompt_and_decoding(server):
+    server.api_key = "sk-test"
+    image = noise(364, 532, seed=7)  # on Qwen2.5-VL's 28-pixel grid
+    req = Request("a.pdf#1", image, PROMPT, 1234, 0.3, 1.05, 3136, 2_195_200)
+    with backend(server.url, api_key="sk-test") as b:
+        assert b.model_name == "Qwen/Qwen2.5-VL-7B-Instruct"  # the only served model
+        [ans] = b.generate([req])
+    [got] = server.chat_requests
+    assert got.image_size == (364, 532) and got.image_format == "png"
+    assert got.image_hash == pixel_hash(image)  # lossless: the very pixels vlparse rendered
+    assert (got.system, got.user) == (PROMPT.system, PROMPT.user)
+    assert got.model == "Qwen/Qwen2.5-VL-7B-Instruct"
+    assert got.authorization == "Bearer sk-test"
+    p = got.params
+    assert p["max_tokens"] == 1234 and p["temperature"] == 0.3 and p["repetition_penalty"] == 1.05
+    assert p["top_p"] == 0.95 and p["skip_special_tokens"] is False and p["stream"] is False
+    assert p["mm_processor_kwargs"] == {"min_pixels": 3136, "max_pixels": 2_195_200}
+    assert (ans.key, ans.text, ans.finish_reason) == ("a.pdf#1", f"answer for {pixel_hash(image)}", "stop")
+    assert ans.meta["server"] == server.url
+
+
+def test_greedy_requests_send_no_sampling_knobs(server):
+    with backend(server.url) as b:
+        b.generate(requests_for(1))
+    params = server.chat_requests[0].params
+    assert params["temperature"] == 0.0 and params["repetition_penalty"] == 1.0
+    assert "top_p" not in params and "top_k" not in params
+
+
+def test_finish_reason_length_and_end_tokens_are_mapped():
+    replies = iter([Reply("<html>cut", "length", 7), Reply("<|box_start|>(1,2),(3,4)<|box_end|><|im_end|>")])
+    with FakeOpenAIServer(lambda req: next(replies)) as srv, backend(srv.url, concurrency=1) as b:
+        first, second = b.generate(requests_for(2))
+    assert (first.finish_reason, first.truncated, first.new_tokens) == ("length", True, 7)
+    assert second.text == "<|box_start|>(1,2),(3,4)<|box_end|>" and second.finish_reason == "stop"
+
+
+def test_max_tokens_fits_the_servers_context():
+    with FakeOpenAIServer(max_model_len=4096) as srv, backend(srv.url) as b:
+        [req] = requests_for(1, size=(280, 280))  # 100 visual tokens
+        [ans] = b.generate([Request(req.key, req.image, PROMPT, 8192, 0.0, 1.0, 3136, 2_195_200)])
+    sent = srv.chat_requests[0].params["max_tokens"]
+    assert 4096 - 100 - 200 <= sent < 4096 - 100
+    assert ans.meta["max_tokens"] == sent
+
+
+def test_a_page_larger_than_the_context_fails_alone_with_a_hint():
+    with FakeOpenAIServer(max_model_len=256) as srv, backend(srv.url) as b:
+        [ans] = b.generate(requests_for(1, size=(560, 560)))  # 400 visual tokens
+    assert ans.finish_reason == "error" and "--max-model-len" in ans.error
+    assert srv.chat_requests == []
+
+
+# -- concurrency and several servers -----------------------------------------------------------------
+def test_in_flight_requests_never_exceed_concurrency_and_reach_it():
+    with FakeOpenAIServer(lambda req: req.image_hash, gate=3) as srv, backend(srv.url, concurrency=3) as b:
+        reqs = requests_for(9)
+        answers = b.generate(reqs)
+    assert srv.max_in_flight == 3  # the gate holds each request until 3 are in flight together
+    assert [a.key for a in answers] == [r.key for r in reqs]  # one answer per request, in order
+    assert [a.text for a in answers] == [pixel_hash(r.image) for r in reqs]
+
+
+def test_several_servers_share_the_work():
+    gate = Gate(4)  # shared: groups of 4 requests in flight across both servers, at most 2 on each
+    with FakeOpenAIServer(lambda req: req.image_hash, gate=gate) as s1, \
+            FakeOpenAIServer(lambda req: req.image_hash, gate=gate) as s2, \
+            backend([s1.url, s2.url], concurrency=2) as b:
+        assert b.batch_size == 2 * 2 * 2
+        reqs = requests_for(8)
+        answers = b.generate(reqs)
+    assert s1.max_in_flight == 2 and s2.max_in_flight == 2
+    assert len(s1.chat_requests) == 4 and len(s2.chat_requests) == 4
+    assert [a.text for a in answers] == [pixel_hash(r.image) for r in reqs]
+    assert sorted(r.image_hash for r in s1.chat_requests + s2.chat_requests) == sorted(a.text for a in answers)
+
+
+def test_an_unreachable_server_among_several_is_skipped_with_a_warning(server, capsys):
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    with backend([dead, server.url]) as b:
+        assert [s.url for s in b.servers] == [server.url]
+        answers = b.generate(requests_for(3))
+    assert all(a.finish_reason == "stop" for a in answers)
+    assert f"cannot reach the server at {dead}" in capsys.readouterr().err
+
+
+# -- faults: retried, nothing lost, nothing duplicated ---------------------------------------------------
+def test_injected_faults_are_retried_without_losing_or_duplicating_pages(server):
+    server.inject("500", "429", "drop", "hang", "502", "503")
+    reqs = requests_for(6)
+    with backend(server.url, timeout=0.5, concurrency=2, retries=6) as b:
+        answers = b.generate(reqs)
+    assert [a.key for a in answers] == [r.key for r in reqs]
+    assert all(a.finish_reason == "stop" for a in answers)
+    assert [a.text for a in answers] == [f"answer for {pixel_hash(r.image)}" for r in reqs]
+    answered = [r.image_hash for r in server.answered()]
+    assert sorted(answered) == sorted(pixel_hash(r.image) for r in reqs)  # each page answered exactly once
+    assert len(server.chat_requests) == 6 + 6  # every fault cost exactly one extra call
+
+
+def test_retry_after_is_honoured(monkeypatch, server):
+    waits = []
+    monkeypatch.setattr(openai_mod, "MAX_BACKOFF", 30.0)
+    server.inject(Fault("429", retry_after=0.2))
+    with backend(server.url) as b:
+        real_wait = b._stop.wait
+        monkeypatch.setattr(b._stop, "wait", lambda t=None: waits.append(t) or real_wait(0))
+        [ans] = b.generate(requests_for(1))
+    assert ans.finish_reason == "stop" and waits == [0.2]
+
+
+def test_spent_retries_fail_that_page_only(server):
+    server.inject("500", "500", "500")  # the first page's three attempts
+    with backend(server.url, concurrency=1, retries=2) as b:
+        first, second = b.generate(requests_for(2))
+    assert first.finish_reason == "error" and "after 3 attempts" in first.error and "HTTP 500" in first.error
+    assert second.finish_reason == "stop"
+
+
+def test_a_refused_request_is_not_retried(server):
+    server.inject(Fault("400", body="This model's maximum context length is 4096 tokens."))
+    with backend(server.url, concurrency=1) as b:
+        first, second = b.generate(requests_for(2))
+    assert first.finish_reason == "error"
+    assert first.error == "the server refused the request (HTTP 400): This model's maximum context length is 4096 tokens."
+    assert second.finish_reason == "stop"
+    assert len(server.chat_requests) == 2
+
+
+def test_a_rejected_key_mid_run_dooms_the_run(server):
+    server.inject("401")
+    with backend(server.url) as b, pytest.raises(BackendError, match="refused the request \\(HTTP 401\\)"):
+        b.generate(requests_for(1))
+
+
+# -- start-up checks -------------------------------------------------------------------------------------
+def test_unreachable_server_is_one_clear_error():
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(BackendError) as e:
+        backend(url)
+    assert e.value.message == f"cannot reach the server at {url}: connection refused"
+    assert e.value.exit_code == EXIT_BACKEND
+
+
+def test_unknown_model_lists_the_served_ones(server):
+    server.models = ("Qwen/Qwen2.5-VL-7B-Instruct", "Qwen/Qwen2.5-VL-72B-Instruct")
+    with pytest.raises(BackendError, match=r"does not serve the model 'qwen-9' \(it serves: Qwen/Qwen2.5-VL-7B-"
+                                           r"Instruct, Qwen/Qwen2.5-VL-72B-Instruct\)"):
+        backend(server.url, api_model="qwen-9")
+    with pytest.raises(BackendError, match="serves several models .*--api-model"):
+        backend(server.url)
+    assert backend(server.url, api_model="Qwen/Qwen2.5-VL-72B-Instruct").model_name == "Qwen/Qwen2.5-VL-72B-Instruct"
+
+
+def test_missing_or_wrong_key_and_wrong_path_are_clear(server):
+    server.api_key = "right"
+    with pytest.raises(BackendError, match="HTTP 401.*give the key with --api-key"):
+        backend(server.url)
+    with pytest.raises(BackendError, match="HTTP 401.*check --api-key"):
+        backend(server.url, api_key="wrong")
+    with pytest.raises(BackendError, match="not an OpenAI-compatible API.*ends in /v1"):
+        backend(server.url.replace("/v1", "/api"), api_key="right")
+
+
+def test_a_family_mismatch_is_warned(server, capsys):
+    server.models = ("Qwen/Qwen3-VL-8B-Instruct",)
+    backend(server.url, family=QWEN25)
+    assert "looks like Qwen3-VL" in capsys.readouterr().err
+
+
+def test_base_urls_are_normalised_and_checked():
+    assert normalise_base_url("http://h:8000") == "http://h:8000/v1"
+    assert normalise_base_url("http://h:8000/v1/") == "http://h:8000/v1"
+    assert normalise_base_url("https://gw.example/openai/v1") == "https://gw.example/openai/v1"
+    for bad in ("h:8000", "ftp://h/v1", "http://user:pw@h/v1", "http://h:99999/v1"):
+        with pytest.raises(UsageError):
+            normalise_base_url(bad)
+
+
+def test_backoff_doubles_with_jitter_and_is_capped():
+    rng = random.Random(1)
+    delays = [retry_delay(k, 1.0, 10.0, rng=rng) for k in range(1, 7)]
+    for k, d in enumerate(delays, start=1):
+        cap = min(10.0, 2 ** (k - 1))
+        assert cap / 2 <= d <= cap
+    assert retry_delay(3, 1.0, 10.0, retry_after=60) == 10.0

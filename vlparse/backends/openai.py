@@ -1,0 +1,504 @@
+"""The server backend: OpenAI-compatible chat completions (vLLM, SGLang) on one or many servers.
+
+Each page goes out as one ``POST {base}/chat/completions`` with the page image already at the
+model's native size (lossless PNG, base64 data URL), the family's prompt and the run's decoding
+setup, plus the pixel budget as ``mm_processor_kwargs`` so vLLM's processor keeps the image as it
+is (the image is on the factor grid inside the budget, so ``smart_resize`` is the identity).
+
+- Several ``--base-url`` servers share the work: each request goes to the least-loaded server with a
+  free slot (at most ``concurrency`` requests in flight per server); a server that just failed is
+  avoided for a moment, so a retry usually lands on another one.
+- 429, 5xx, dropped connections and timeouts are retried with exponential backoff and jitter
+  (``Retry-After`` honoured); when the retries are spent, that page's answer is an error and the run
+  goes on. A rejected API key or a missing endpoint dooms the run (:class:`BackendError`, exit 5).
+- At start, ``GET {base}/models`` checks that the servers answer and serve the model.
+
+Only the standard library is used (``http.client`` + ``concurrent.futures``): sockets of requests in
+flight are tracked, so an interrupted run closes them at once (vLLM then aborts the generation).
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import random
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .. import console
+from ..errors import BackendError, UsageError
+from ..families import Family, guess_family_from_name
+from .base import Answer, Backend, Request
+
+#: answers worth another try: overloaded, rate-limited, restarting, gateway trouble
+RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
+#: end-of-turn tokens a server may leave at the end when special tokens are kept
+END_TOKENS = ("<|im_end|>", "<|endoftext|>")
+#: chat-template tokens around the prompt, an upper bound used when fitting max_tokens to the context
+TEMPLATE_TOKENS = 64
+#: retry schedule: attempts after the first, first backoff (doubling, with jitter) and its cap, in seconds
+RETRIES = 4
+BACKOFF = 1.0
+MAX_BACKOFF = 30.0
+
+
+# -- pure helpers ----------------------------------------------------------------------------------
+def normalise_base_url(url: str) -> str:
+    """``http://host:8000`` -> ``http://host:8000/v1``; trailing slashes removed; credentials refused."""
+    raw = url.strip()
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--base-url must be an http(s) URL such as http://127.0.0.1:8000/v1 (got '{url}')")
+    if parts.username or parts.password:
+        raise UsageError("--base-url must not carry credentials; give the key with --api-key or VLPARSE_API_KEY")
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        raise UsageError(f"--base-url has an invalid port (got '{url}')") from None
+    path = parts.path.rstrip("/") or "/v1"
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def encode_image(image, fmt: str = "png") -> str:
+    """A lossless ``data:`` URL of the image, pixel for pixel (PNG, or lossless WebP)."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    buf = io.BytesIO()
+    if fmt == "webp":
+        image.save(buf, format="WEBP", lossless=True)
+    else:  # level 1: half the time of the default level for about the same size on rendered pages
+        image.save(buf, format="PNG", compress_level=1)
+    return f"data:image/{fmt};base64,{base64.b64encode(buf.getvalue()).decode('ascii')}"
+
+
+def processor_kwargs(family: Family, min_pixels: int | None, max_pixels: int | None) -> dict[str, int] | None:
+    """vLLM's per-request processor overrides: the run's pixel budget, so the page is not resized.
+
+    ``min_pixels`` / ``max_pixels`` are the names the Qwen image processors accept in transformers 4.x
+    and 5.x (5.x maps them onto ``size``); flat integers keep vLLM's processor cache key hashable.
+    """
+    if family.fixed_size or not (min_pixels and max_pixels):
+        return None
+    return {"min_pixels": int(min_pixels), "max_pixels": int(max_pixels)}
+
+
+def prompt_tokens_bound(family: Family, request: Request) -> int:
+    """An upper bound on the prompt's tokens: the image's visual tokens plus one token per character."""
+    if family.fixed_size:
+        visual = 256
+    else:
+        w, h = request.image.size
+        visual = (w // family.factor) * (h // family.factor)
+    text = len(request.prompt.user) + len(request.prompt.system or "")
+    return visual + text + TEMPLATE_TOKENS
+
+
+def chat_body(request: Request, family: Family, model: str, image_url: str, max_tokens: int) -> dict[str, Any]:
+    """The JSON body of one chat-completions request."""
+    messages: list[dict[str, Any]] = []
+    if request.prompt.system:
+        messages.append({"role": "system", "content": request.prompt.system})
+    messages.append({"role": "user", "content": [{"type": "image_url", "image_url": {"url": image_url}},
+                                                 {"type": "text", "text": request.prompt.user}]})
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "max_tokens": max_tokens,
+        "temperature": request.temperature,
+        # explicit, so the server's generation_config.json defaults (Qwen ships repetition_penalty 1.05,
+        # top_k 1) do not silently change the decoding vlparse asked for
+        "repetition_penalty": request.repetition_penalty,
+        # Qwen2-VL's <|box_start|>... and Qwen-VL's <ref>/<box> are special tokens: keep them
+        "skip_special_tokens": False,
+        "n": 1,
+        "stream": False,
+    }
+    if request.temperature > 0:
+        body.update(top_p=0.95, top_k=-1)
+    mm = processor_kwargs(family, request.min_pixels, request.max_pixels)
+    if mm:
+        body["mm_processor_kwargs"] = mm
+    return body
+
+
+def parse_completion(data: Any) -> tuple[str, str, int, int | None]:
+    """(text, finish_reason, completion_tokens, prompt_tokens) of a chat-completions answer."""
+    if not isinstance(data, dict) or not isinstance(data.get("choices"), list) or not data["choices"]:
+        raise ValueError("the answer has no choices")
+    choice = data["choices"][0]
+    message = choice.get("message") or {}
+    text = message.get("content") or ""
+    if not isinstance(text, str):
+        raise TypeError("the answer's message content is not text")
+    for tok in END_TOKENS:
+        text = text.removesuffix(tok)
+    finish = {"stop": "stop", "length": "length", "eos": "stop"}.get(choice.get("finish_reason") or "stop")
+    if finish is None:
+        raise ValueError(f"the generation ended with finish_reason '{choice.get('finish_reason')}'")
+    usage = data.get("usage") or {}
+    return text, finish, int(usage.get("completion_tokens") or 0), usage.get("prompt_tokens")
+
+
+def error_message(body: bytes) -> str:
+    """The server's own error text (vLLM / SGLang / OpenAI JSON shapes, or plain text), on one line."""
+    text = body.decode("utf-8", "replace")
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        err = data.get("error")
+        if isinstance(err, dict) and err.get("message"):
+            text = str(err["message"])
+        elif isinstance(err, str):
+            text = err
+        elif data.get("message"):
+            text = str(data["message"])
+        elif data.get("detail"):
+            text = str(data["detail"])
+    line = " ".join(text.split())
+    return line[:300] + ("…" if len(line) > 300 else "")
+
+
+def retry_delay(attempt: int, base: float, cap: float, retry_after: float | None = None,
+                rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry ``attempt`` (1-based): full-jitter exponential backoff, or Retry-After."""
+    if retry_after is not None and retry_after >= 0:
+        return min(retry_after, cap)
+    r = (rng or random).random()
+    return min(cap, base * 2 ** (attempt - 1)) * (0.5 + 0.5 * r)
+
+
+def _retry_after(headers) -> float | None:
+    value = headers.get("Retry-After") if headers is not None else None
+    try:
+        return float(value) if value is not None else None
+    except ValueError:  # an HTTP date: rare from inference servers; fall back to backoff
+        return None
+
+
+def describe_oserror(err: BaseException, timeout: float, host: str) -> str:
+    """A short reason for a failed connection or exchange."""
+    if isinstance(err, (socket.timeout, TimeoutError)):
+        return f"no answer within {timeout:g} s"
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(err, socket.gaierror):
+        return f"unknown host '{host}'"
+    if isinstance(err, http.client.RemoteDisconnected):
+        return "the server closed the connection without answering"
+    if isinstance(err, ConnectionResetError):
+        return "connection reset by the server"
+    if isinstance(err, http.client.IncompleteRead):
+        return "the answer was cut off"
+    if isinstance(err, ssl.SSLError):
+        return f"TLS error: {err.reason or err}"
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror[0].lower() + err.strerror[1:]
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
+# -- transport -------------------------------------------------------------------------------------
+class _Transient(Exception):
+    """A failure worth retrying (connection trouble, timeout, 429/5xx)."""
+
+    def __init__(self, reason: str, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Stopped(Exception):
+    """The backend was closed or interrupted while a request waited."""
+
+
+@dataclass
+class Server:
+    url: str  # normalised base URL, e.g. http://10.0.0.5:8000/v1
+    in_flight: int = 0
+    sent: int = 0
+    avoid_until: float = 0.0  # monotonic time before which the server is only used when nothing else is free
+
+    def __post_init__(self):
+        p = urlsplit(self.url)
+        self.https = p.scheme == "https"
+        self.host = p.hostname or ""
+        self.port = p.port or (443 if self.https else 80)
+        self.path = p.path
+
+
+class OpenAIBackend(Backend):
+    name = "openai"
+
+    def __init__(self, family: Family, base_urls: Sequence[str], api_model: str | None = None,
+                 api_key: str | None = None, *, concurrency: int = 4, timeout: float = 600.0, retries: int | None = None,
+                 backoff: float | None = None, max_backoff: float | None = None, image_format: str = "png",
+                 check_timeout: float = 15.0):
+        if not base_urls:
+            raise UsageError("--backend openai needs --base-url (e.g. --base-url http://127.0.0.1:8000/v1)")
+        if concurrency < 1:
+            raise UsageError(f"--concurrency must be at least 1 (got {concurrency})")
+        if image_format not in ("png", "webp"):
+            raise UsageError(f"image format must be png or webp (got '{image_format}')")
+        urls = list(dict.fromkeys(normalise_base_url(u) for u in base_urls))
+        self.family = family
+        self.concurrency = concurrency
+        self.timeout = float(timeout)
+        self.retries = RETRIES if retries is None else retries
+        self.backoff = BACKOFF if backoff is None else backoff
+        self.max_backoff = MAX_BACKOFF if max_backoff is None else max_backoff
+        self.image_format = image_format
+        self._api_key = api_key or None
+        self._rng = random.Random()
+        self._lock = threading.Condition()
+        self._stop = threading.Event()
+        self._conns: set[http.client.HTTPConnection] = set()
+        self._pool: ThreadPoolExecutor | None = None
+        self.servers = [Server(u) for u in urls]
+        self.context_len: int | None = None
+        self.model_name = self._discover(api_model, min(check_timeout, self.timeout))
+        # twice the slots: a batch then keeps every slot busy while its slowest pages finish
+        self.batch_size = 2 * self.concurrency * len(self.servers)
+
+    # -- HTTP ----------------------------------------------------------------------------------------
+    def _headers(self, body: bytes | None) -> dict[str, str]:
+        h = {"Accept": "application/json", "User-Agent": "vlparse"}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+        if self._api_key:
+            h["Authorization"] = f"Bearer {self._api_key}"
+        return h
+
+    def _exchange(self, server: Server, method: str, path: str, body: bytes | None,
+                  timeout: float) -> tuple[int, Any, bytes]:
+        """One HTTP exchange; connection trouble and timeouts raise :class:`_Transient`."""
+        cls = http.client.HTTPSConnection if server.https else http.client.HTTPConnection
+        conn = cls(server.host, server.port, timeout=timeout)
+        with self._lock:
+            if self._stop.is_set():
+                raise _Stopped()
+            self._conns.add(conn)
+        try:
+            conn.request(method, server.path + path, body=body, headers=self._headers(body))
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.headers, data
+        except (OSError, http.client.HTTPException) as e:
+            if self._stop.is_set():
+                raise _Stopped() from None
+            raise _Transient(describe_oserror(e, timeout, server.host)) from None
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+            conn.close()
+
+    # -- start: which servers answer, which model they serve --------------------------------------
+    def _models(self, server: Server, timeout: float) -> list[dict]:
+        try:
+            status, _, data = self._exchange(server, "GET", "/models", None, timeout)
+        except _Transient as e:
+            raise BackendError(f"cannot reach the server at {server.url}: {e.reason}") from None
+        if status in (401, 403):
+            raise BackendError(self._auth_message(server, status))
+        if status == 404:
+            raise BackendError(f"{server.url} is not an OpenAI-compatible API (GET {server.url}/models: HTTP 404); "
+                               "the base URL usually ends in /v1")
+        if status != 200:
+            raise BackendError(f"the server at {server.url} answered GET /models with HTTP {status}: "
+                               f"{error_message(data)}")
+        try:
+            listed = json.loads(data)["data"]
+            return [m for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        except (ValueError, KeyError, TypeError):
+            raise BackendError(f"the server at {server.url} answered GET /models with something that is not an "
+                               "OpenAI model list") from None
+
+    def _auth_message(self, server: Server, status: int) -> str:
+        hint = "check --api-key / VLPARSE_API_KEY" if self._api_key else "give the key with --api-key or VLPARSE_API_KEY"
+        return f"the server at {server.url} refused the request (HTTP {status}): {hint}"
+
+    def _discover(self, api_model: str | None, timeout: float) -> str:
+        with ThreadPoolExecutor(max_workers=min(16, len(self.servers)), thread_name_prefix="vlparse-models") as ex:
+            futures = [ex.submit(self._models, s, timeout) for s in self.servers]
+        served: dict[str, list[dict]] = {}
+        unreachable: list[BackendError] = []
+        for server, fut in zip(self.servers, futures):
+            try:
+                served[server.url] = fut.result()
+            except BackendError as e:
+                if not e.message.startswith("cannot reach"):
+                    raise
+                unreachable.append(e)
+        if not served:
+            if len(unreachable) == 1:
+                raise unreachable[0]
+            raise BackendError(f"cannot reach any of the {len(self.servers)} servers: {unreachable[0].message}")
+        for e in unreachable:
+            console.warn(f"{e.message}; going on with {len(served)} of {len(self.servers)} servers")
+        self.servers = [s for s in self.servers if s.url in served]
+        model = api_model or self._only_model(served)
+        for url, models in served.items():
+            names = [m["id"] for m in models]
+            if model not in names:
+                listing = ", ".join(names) if names else "none"
+                raise BackendError(f"the server at {url} does not serve the model '{model}' (it serves: {listing}); "
+                                   "pick one with --api-model")
+            limit = next((m.get("max_model_len") for m in models if m["id"] == model), None)
+            if isinstance(limit, int) and limit > 0:
+                self.context_len = limit if self.context_len is None else min(self.context_len, limit)
+        guess = guess_family_from_name(model)
+        if guess is not None and guess.name != self.family.name:
+            console.warn(f"the served model '{model}' looks like {guess.title}, but the run parses answers as "
+                         f"{self.family.title}: coordinates will be wrong unless --family is right")
+        return model
+
+    @staticmethod
+    def _only_model(served: dict[str, list[dict]]) -> str:
+        names = {url: [m["id"] for m in models] for url, models in served.items()}
+        for url, listed in names.items():
+            if not listed:
+                raise BackendError(f"the server at {url} serves no model")
+            if len(listed) > 1:
+                raise BackendError(f"the server at {url} serves several models ({', '.join(listed)}); "
+                                   "choose one with --api-model")
+        distinct = sorted({listed[0] for listed in names.values()})
+        if len(distinct) > 1:
+            raise BackendError(f"the servers serve different models ({', '.join(distinct)}); "
+                               "choose one with --api-model")
+        return distinct[0]
+
+    # -- scheduling ------------------------------------------------------------------------------
+    def _acquire(self) -> Server:
+        """The least-loaded server with a free slot (servers that just failed only as a last resort)."""
+        with self._lock:
+            while True:
+                if self._stop.is_set():
+                    raise _Stopped()
+                free = [s for s in self.servers if s.in_flight < self.concurrency]
+                if free:
+                    now = time.monotonic()
+                    pick = min(free, key=lambda s: (s.avoid_until > now, s.in_flight, s.sent))
+                    pick.in_flight += 1
+                    pick.sent += 1
+                    return pick
+                self._lock.wait(0.5)
+
+    def _release(self, server: Server, avoid_for: float = 0.0) -> None:
+        with self._lock:
+            server.in_flight -= 1
+            if avoid_for:
+                server.avoid_until = max(server.avoid_until, time.monotonic() + avoid_for)
+            self._lock.notify_all()
+
+    # -- one request, with retries ------------------------------------------------------------------
+    def _max_tokens(self, request: Request) -> int:
+        if self.context_len is None:
+            return request.max_new_tokens
+        return min(request.max_new_tokens, self.context_len - prompt_tokens_bound(self.family, request))
+
+    def _complete(self, request: Request) -> Answer:
+        max_tokens = self._max_tokens(request)
+        if max_tokens < 16:
+            return Answer(request.key, "", "error", error=(
+                f"the page needs about {prompt_tokens_bound(self.family, request)} tokens of context but the server's "
+                f"max_model_len is {self.context_len}: restart it with a larger --max-model-len or use a smaller "
+                "--max-pixels"))
+        body = json.dumps(chat_body(request, self.family, self.model_name,
+                                    encode_image(request.image, self.image_format), max_tokens)).encode("utf-8")
+        attempts = self.retries + 1
+        reason = ""
+        for attempt in range(1, attempts + 1):
+            server = self._acquire()
+            try:
+                status, headers, data = self._exchange(server, "POST", "/chat/completions", body, self.timeout)
+                if status == 200:
+                    try:
+                        text, finish, new_tokens, prompt_tokens = parse_completion(json.loads(data))
+                    except (ValueError, TypeError) as e:  # includes JSON errors: a garbled answer, ask again
+                        raise _Transient(f"unusable answer: {e}") from None
+                    self._release(server)
+                    meta = {"server": server.url, "attempts": attempt}
+                    if prompt_tokens is not None:
+                        meta["prompt_tokens"] = prompt_tokens
+                    if max_tokens < request.max_new_tokens:
+                        meta["max_tokens"] = max_tokens
+                    return Answer(request.key, text, finish, new_tokens, meta=meta)
+                if status in RETRY_STATUS:
+                    raise _Transient(f"HTTP {status}: {error_message(data)}", _retry_after(headers))
+            except _Transient as e:
+                reason = f"{server.url}: {e.reason}"
+                delay = retry_delay(attempt, self.backoff, self.max_backoff, e.retry_after, self._rng)
+                self._release(server, avoid_for=delay)
+                if attempt < attempts:
+                    console.verbose(f"{request.key}: {reason}; retrying in {delay:.1f} s ({attempt}/{attempts - 1})")
+                    if self._stop.wait(delay):
+                        raise _Stopped() from None
+                continue
+            except BaseException:
+                self._release(server)
+                raise
+            self._release(server)
+            if status in (401, 403):
+                raise BackendError(self._auth_message(server, status))
+            if status == 404:
+                raise BackendError(f"the server at {server.url} answered POST /chat/completions with HTTP 404: "
+                                   f"{error_message(data)}")
+            return Answer(request.key, "", "error",
+                          error=f"the server refused the request (HTTP {status}): {error_message(data)}",
+                          meta={"server": server.url, "attempts": attempt})
+        return Answer(request.key, "", "error", error=f"no answer after {attempts} attempts (last: {reason})",
+                      meta={"attempts": attempts})
+
+    # -- the interface ---------------------------------------------------------------------------
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        if not requests:
+            return []
+        if self._stop.is_set():
+            raise BackendError("the server backend was closed")
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=self.concurrency * len(self.servers),
+                                            thread_name_prefix="vlparse-openai")
+        futures = [self._pool.submit(self._complete, r) for r in requests]
+        try:
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            for f in futures:
+                if f in done and f.exception() is not None:
+                    err = f.exception()
+                    if isinstance(err, _Stopped):
+                        raise BackendError("the server backend was stopped while requests were in flight")
+                    raise err  # type: ignore[misc]
+            return [f.result() for f in futures]
+        except BaseException:
+            self._abort()
+            for f in futures:
+                f.cancel()
+            raise
+
+    def _abort(self) -> None:
+        """Stop retrying and close every socket in flight (the servers then drop those generations)."""
+        with self._lock:
+            self._stop.set()
+            conns = list(self._conns)
+            self._lock.notify_all()
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._abort()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
