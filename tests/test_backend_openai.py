@@ -8,11 +8,14 @@ line with exit code 5; the API key never reaches the output.
 
 from __future__ import annotations
 
+import json
 import random
 import socket
+from pathlib import Path
 
 import pytest
 from fake_openai_server import FakeOpenAIServer, Fault, Gate, Reply, pixel_hash
+from pdfs import make_pdf
 from PIL import Image
 
 from vlparse.backends import openai as openai_mod
@@ -253,3 +256,131 @@ def test_backoff_doubles_with_jitter_and_is_capped():
         cap = min(10.0, 2 ** (k - 1))
         assert cap / 2 <= d <= cap
     assert retry_delay(3, 1.0, 10.0, retry_after=60) == 10.0
+
+
+# -- through the CLI -------------------------------------------------------------------------------------
+def page_answer(page: int) -> str:
+    """A QwenVL HTML answer in Qwen2.5-VL's pixel coordinates, different per page."""
+    return (f'```html\n<html><body><h1 data-bbox="28 28 {300 + page} 84">Title {page}</h1>'
+            f'<p data-bbox="28 112 {600 + page} 168">Body of page {page}.</p></body></html>\n```')
+
+
+def rendered_pages(pdf: Path, family=QWEN25, task: str = "doc") -> dict[int, Image.Image]:
+    """The page images vlparse renders for the model (the same code path as a run)."""
+    from vlparse.geometry import Budget
+    from vlparse.render import open_source
+
+    budget = Budget(family.default_min_pixels(), family.default_max_pixels(task))
+    with open_source(str(pdf)) as src:
+        return {n: src.page(n, family, budget).image for n in range(1, src.page_count + 1)}
+
+
+def test_doc_through_a_server_gives_the_same_json_as_from_output(tmp_path, cli):
+    from vlparse.prompting import load_prompt
+
+    pdf = make_pdf(tmp_path / "file.pdf", pages=3, rotate={2: 90})
+    images = rendered_pages(pdf)
+    by_hash = {pixel_hash(img): page_answer(n) for n, img in images.items()}
+    recorded = tmp_path / "answers.jsonl"
+    recorded.write_text("".join(json.dumps({"page": n, "output": page_answer(n)}) + "\n" for n in images))
+
+    with FakeOpenAIServer(lambda req: by_hash.get(req.image_hash, "unknown image")) as srv:
+        res = cli("doc", pdf, "--backend", "openai", "--base-url", srv.url, "--family", "qwen2.5-vl",
+                  "--json", "-o", tmp_path / "server.json")
+    assert res.exit_code == 0, res.stderr
+    res = cli("doc", pdf, "--family", "qwen2.5-vl", "--from-output", recorded, "--json", "-o", tmp_path / "rec.json")
+    assert res.exit_code == 0, res.stderr
+
+    served = json.loads((tmp_path / "server.json").read_text())
+    offline = json.loads((tmp_path / "rec.json").read_text())
+    served.pop("model")
+    offline.pop("model")
+    assert served == offline
+    assert [p["status"] for p in served["pages"]] == ["ok", "ok", "ok"]
+
+    prompt = load_prompt(QWEN25, "doc")
+    assert sorted(r.image_hash for r in srv.chat_requests) == sorted(by_hash)  # each page once, pixel-exact
+    for r in srv.chat_requests:
+        assert (r.system, r.user) == (prompt.system, prompt.user)
+        assert r.image_size in {img.size for img in images.values()}
+        assert r.params["max_tokens"] == 8192 and r.params["temperature"] == 0.0
+
+
+def test_batch_with_injected_faults_loses_no_page_and_duplicates_none(tmp_path, cli):
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(3):  # different page sizes: every page of every PDF renders differently
+        make_pdf(src / f"doc{k}.pdf", pages=2, size=(595 + 20 * k, 842))
+    with FakeOpenAIServer(lambda req: page_answer(1)) as srv:
+        srv.inject("500", "drop", "429", "hang", "503", "502")
+        res = cli("doc", src, "--backend", "openai", "--base-url", srv.url, "--family", "qwen2.5-vl",
+                  "--concurrency", "2", "--timeout", "1", "-o", tmp_path / "out", "--jsonl", "--json")
+    assert res.exit_code == 0, res.stderr
+    lines = [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
+    seen = [(Path(r["source"]).name, r["page"]) for r in lines]
+    assert sorted(seen) == sorted((f"doc{k}.pdf", p) for k in range(3) for p in (1, 2))  # all, once each
+    assert all(r["status"] == "ok" for r in lines)
+    for k in range(3):
+        doc = json.loads((tmp_path / "out" / f"doc{k}.json").read_text())
+        assert [p["page"] for p in doc["pages"]] == [1, 2]
+    answered = [r.image_hash for r in srv.answered()]
+    assert len(answered) == 6 and len(set(answered)) == 6
+    assert len(srv.chat_requests) == 6 + 6
+    manifest = [json.loads(ln) for ln in (tmp_path / "out" / "manifest.jsonl").read_text().splitlines()]
+    assert sorted((Path(m["source"]).name, m["page"]) for m in manifest) == sorted(seen)
+
+    # the same command again resumes: every page is already done, the server is not asked
+    with FakeOpenAIServer(lambda req: page_answer(1)) as again:
+        res = cli("doc", src, "--backend", "openai", "--base-url", again.url, "--family", "qwen2.5-vl",
+                  "-o", tmp_path / "out", "--jsonl", "--json")
+    assert res.exit_code == 0, res.stderr
+    assert again.chat_requests == []
+
+
+def test_unreachable_server_through_the_cli_is_exit_5_and_never_shows_the_key(tmp_path, cli):
+    pdf = make_pdf(tmp_path / "a.pdf", pages=1)
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    res = cli("doc", pdf, "--backend", "openai", "--base-url", url, "--family", "qwen2.5-vl",
+              "--api-key", "sk-very-secret", "-o", tmp_path / "a.json")
+    assert res.exit_code == EXIT_BACKEND
+    errors = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert errors[-1] == f"vlparse: error: cannot reach the server at {url}: connection refused"
+    assert "Traceback" not in res.stderr
+    assert "sk-very-secret" not in res.stderr + res.stdout
+    assert not (tmp_path / "a.json").exists()
+
+
+def test_unknown_model_through_the_cli_is_exit_5(tmp_path, cli, server, monkeypatch):
+    monkeypatch.setenv("VLPARSE_API_KEY", "sk-env-secret")
+    server.api_key = "sk-env-secret"
+    pdf = make_pdf(tmp_path / "a.pdf", pages=1)
+    res = cli("doc", pdf, "--backend", "openai", "--base-url", server.url, "--api-model", "Qwen/Qwen3-VL-8B",
+              "-o", tmp_path / "a.json")
+    assert res.exit_code == EXIT_BACKEND, res.stderr
+    assert (f"vlparse: error: the server at {server.url} does not serve the model 'Qwen/Qwen3-VL-8B' "
+            "(it serves: Qwen/Qwen2.5-VL-7B-Instruct)") in res.stderr
+    assert "sk-env-secret" not in res.stderr + res.stdout
+    assert server.chat_requests == []
+
+
+def test_ground_through_a_server_equals_from_output(tmp_path, cli):
+    photo = tmp_path / "photo.png"
+    noise(640, 480, seed=3).save(photo)
+    answer = '```json\n[{"bbox_2d": [10, 20, 200, 220], "label": "car"}]\n```'
+    recorded = tmp_path / "answer.txt"
+    recorded.write_text(answer)
+    with FakeOpenAIServer(lambda req: answer) as srv:
+        res = cli("ground", photo, "red car", "--backend", "openai", "--base-url", srv.url, "--family", "qwen2.5-vl",
+                  "-o", tmp_path / "server.jsonl")
+    assert res.exit_code == 0, res.stderr
+    res = cli("ground", photo, "red car", "--family", "qwen2.5-vl", "--from-output", recorded,
+              "-o", tmp_path / "rec.jsonl")
+    assert res.exit_code == 0, res.stderr
+    served = [json.loads(ln) for ln in (tmp_path / "server.jsonl").read_text().splitlines()]
+    offline = [json.loads(ln) for ln in (tmp_path / "rec.jsonl").read_text().splitlines()]
+    for rec in served + offline:
+        rec.pop("model", None)
+    assert served == offline and served[0]["detections"][0]["label"] == "car"
+    [req] = srv.chat_requests
+    assert req.image_size == (served[0]["model_width"], served[0]["model_height"])
+    assert "red car" in req.user
