@@ -138,7 +138,7 @@ def test_several_servers_share_the_work():
     with FakeOpenAIServer(lambda req: req.image_hash, gate=gate) as s1, \
             FakeOpenAIServer(lambda req: req.image_hash, gate=gate) as s2, \
             backend([s1.url, s2.url], concurrency=2) as b:
-        assert b.batch_size == 2 * 2 * 2
+        assert b.batch_size == 2 * 2
         reqs = requests_for(8)
         answers = b.generate(reqs)
     assert s1.max_in_flight == 2 and s2.max_in_flight == 2
@@ -203,6 +203,51 @@ def test_a_rejected_key_mid_run_dooms_the_run(server):
     server.inject("401")
     with backend(server.url) as b, pytest.raises(BackendError, match="refused the request \\(HTTP 401\\)"):
         b.generate(requests_for(1))
+
+
+def test_closing_the_backend_aborts_requests_in_flight_at_once(server):
+    """An interrupted run (Ctrl-C) closes the sockets: no thread keeps waiting for a long generation."""
+    import threading
+
+    server.hang_seconds = 120
+    server.inject("hang", "hang")
+    b = backend(server.url, timeout=120)
+    outcome = []
+    worker = threading.Thread(target=lambda: outcome.append(_raises(b.generate, requests_for(2))))
+    worker.start()
+    while len(server.chat_requests) < 2:  # both requests are at the server, which says nothing
+        worker.join(0.01)
+    b.close()
+    worker.join(30)  # far below the 120 s the requests would otherwise wait
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], BackendError) and "stopped" in outcome[0].message
+
+
+def _raises(fn, *args):
+    try:
+        fn(*args)
+    except Exception as e:  # noqa: BLE001 - the test inspects it
+        return e
+    return None
+
+
+@pytest.mark.parametrize("family,fmt", [(QWEN3, "png"), (QWEN25, "webp")])
+def test_other_families_and_lossless_webp_keep_the_pixels(family, fmt, server):
+    [req] = requests_for(1, family=family, size=(64, 96))  # Qwen3-VL: 32-pixel grid
+    with backend(server.url, family=family, image_format=fmt) as b:
+        [ans] = b.generate([req])
+    [got] = server.chat_requests
+    assert ans.finish_reason == "stop" and got.image_format == fmt
+    assert got.image_size == (64, 96) and got.image_hash == pixel_hash(req.image)
+    assert got.params["mm_processor_kwargs"] == {"min_pixels": family.default_min_pixels(),
+                                                 "max_pixels": family.default_max_pixels("doc")}
+
+
+def test_qwen_vl_fixed_size_sends_no_pixel_budget(server):
+    fam = get_family("qwen-vl")
+    with backend(server.url, family=fam) as b:
+        b.generate([Request("a.png#1", noise(448, 448), PROMPT, 512, 0.0, 1.0, 448 * 448, 448 * 448)])
+    assert "mm_processor_kwargs" not in server.chat_requests[0].params
 
 
 # -- start-up checks -------------------------------------------------------------------------------------

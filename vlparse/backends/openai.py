@@ -266,8 +266,9 @@ class OpenAIBackend(Backend):
         self.servers = [Server(u) for u in urls]
         self.context_len: int | None = None
         self.model_name = self._discover(api_model, min(check_timeout, self.timeout))
-        # twice the slots: a batch then keeps every slot busy while its slowest pages finish
-        self.batch_size = 2 * self.concurrency * len(self.servers)
+        # one request per slot: enough to keep every server busy, while the runner's window of rendered pages
+        # (batch_size x window page images in memory) stays bounded when many servers are used
+        self.batch_size = self.concurrency * len(self.servers)
 
     # -- HTTP ----------------------------------------------------------------------------------------
     def _headers(self, body: bytes | None) -> dict[str, str]:
