@@ -4,7 +4,7 @@ import json
 
 import lxml.html
 import pytest
-from test_parse_html import FRAME3, FRAME25, Q3, Q25, parse
+from test_parse_html import DATA, FRAME3, FRAME25, Q3, Q25, parse
 
 from vlparse.export.html import render_html
 from vlparse.export.markdown import escape_text, render_markdown
@@ -158,3 +158,23 @@ def test_markdown_lists_headers_footers_and_failed_pages():
 ])
 def test_markdown_escaping(text, want):
     assert escape_text(text) == want
+
+
+def test_hostile_answer_through_the_cli_leaves_clean_html_and_markdown(tmp_path, cli):
+    from pdfs import make_pdf
+
+    pdf = make_pdf(tmp_path / "invoice.pdf", pages=1)
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "page-1.html").write_text((DATA / "q25_hostile.html").read_text())
+    res = cli("doc", pdf, "--family", "qwen2.5-vl", "--from-output", answers, "--html", "--md", "--json",
+              "-o", tmp_path / "out")
+    assert res.exit_code == 0, res.stderr
+    html = (tmp_path / "out" / "invoice.html").read_text().lower()
+    md = (tmp_path / "out" / "invoice.md").read_text().lower()
+    for bad in HOSTILE_MARKERS:
+        assert bad not in html, bad
+    for bad in ("<script", "javascript:", "evil.example", "<iframe", "onerror"):
+        assert bad not in md, bad
+    page1 = json.loads((tmp_path / "out" / "invoice.json").read_text())["pages"][0]
+    assert page1["status"] == "repaired" and page1["blocks"][0]["text"] == "Invoice"

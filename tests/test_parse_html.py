@@ -272,7 +272,6 @@ def test_chatter_around_the_html_is_dropped_with_a_warning():
 @pytest.mark.parametrize("answer, why", [
     ("", "the answer is empty"),
     ("   \n", "the answer is empty"),
-    ("I cannot read this image.", "not QwenVL HTML"),
     ("<html><body></body></html>", "no blocks found"),
     ("<html><body><script>alert(1)</script></body></html>", "no blocks found"),
     ("<div></div><p data-bbox=\"1 1 5 5\"> </p></div>", "no blocks found"),
@@ -281,6 +280,14 @@ def test_unusable_answers_fail_with_a_reason_and_never_raise(answer, why):
     page = parse(answer)
     assert page.status == FAILED and page.blocks == []
     assert why in page.error and page.error in page.warnings
+
+
+def test_an_answer_without_tags_is_kept_as_unboxed_paragraphs():
+    page = parse("I cannot read this image.\n\nIt is   too blurry.")
+    assert page.status == REPAIRED
+    assert [(b.type, b.text, b.bbox_px) for b in page.blocks] == [
+        ("paragraph", "I cannot read this image.", None), ("paragraph", "It is too blurry.", None)]
+    assert page.warnings == ["the answer is not QwenVL HTML (no tags): kept it as 2 paragraph(s) without boxes"]
 
 
 def test_garbage_never_raises():

@@ -104,7 +104,7 @@ def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
     html, notes = extract_html(text)
     warnings += notes
     if not _TAG.search(html):
-        return _failed(warnings, f"the answer is not QwenVL HTML (no tags): {_snippet(html)!r}")
+        return _plain_text(html, warnings)
 
     html, loop = cut_repetition(html)
     if loop:
@@ -145,6 +145,14 @@ def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
     else:
         status = OK
     return ParsedPage(status, warnings, blocks)
+
+
+def _plain_text(text: str, warnings: list[str]) -> ParsedPage:
+    """An answer without any tags (the model ignored the format): its paragraphs, unboxed."""
+    paras = [_WS.sub(" ", p).strip() for p in re.split(r"\n\s*\n", text)]
+    blocks = [Block("paragraph", p, f"<p>{_escape(p)}</p>") for p in paras if p]
+    warnings.append(f"the answer is not QwenVL HTML (no tags): kept it as {len(blocks)} paragraph(s) without boxes")
+    return ParsedPage(REPAIRED, warnings, blocks)
 
 
 def _failed(warnings: list[str], why: str) -> ParsedPage:
