@@ -180,7 +180,6 @@ def draw_blocks(image, result: PageResult):
     from PIL import Image, ImageDraw
 
     lw, fs = _scale(image)
-    font = _font(fs)
     layer = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(layer)
     present: list[str] = []
@@ -193,11 +192,11 @@ def draw_blocks(image, result: PageResult):
         x1, y1, x2, y2 = block.bbox_px
         draw.rectangle([x1, y1, x2, y2], fill=(*colour, 40), outline=(*colour, 255), width=lw)
     if present:
-        _legend(draw, present, font, image.size, lw)
+        _legend(draw, present, _font(max(11, round(fs * 0.7))), image.size)
     return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
 
 
-def _legend(draw, types: list[str], font, size: tuple[int, int], lw: int) -> None:
+def _legend(draw, types: list[str], font, size: tuple[int, int]) -> None:
     """A small key in the top-right corner: a swatch and the name of each type on the page."""
     boxes = [draw.textbbox((0, 0), t, font=font) for t in types]
     th = max(b[3] - b[1] for b in boxes)

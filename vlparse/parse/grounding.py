@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..families import ABSOLUTE, REL1000, Family
+from ..families import ABSOLUTE, Family
 from ..geometry import Frame, clean_box, clean_point, fmt_box
 from ..model import Detection
 
@@ -97,7 +97,7 @@ _BARE_BOX = re.compile(rf"{_PAIR}\s*,\s*{_PAIR}")
 def _parse_tag_answer(text: str, style: str, out: Grounding) -> tuple[list[_Raw], bool]:
     """(detections, whether the answer used the syntax at all)."""
     ref_o, ref_c, box_o, box_c, quad_o, quad_c = (re.escape(t) for t in _TAGS[style])
-    token = re.compile(rf"{ref_o}(.*?){ref_c}|{box_o}(.*?){box_c}|{quad_o}(.*?){quad_c}", re.S)
+    token = re.compile(rf"{ref_o}(.*?){ref_c}|{box_o}(.*?){box_c}|{quad_o}(.*?){quad_c}", re.DOTALL)
     raws: list[_Raw] = []
     label = ""
     end = 0
@@ -152,7 +152,7 @@ def _clean_label(s: str) -> str:
 
 # -- JSON: Qwen2.5-VL and Qwen3-VL -------------------------------------------------------------
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.S)
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
 _SPECIAL = re.compile(r"<\|(?:im_end|endoftext|im_start)\|>")
 
 
@@ -208,6 +208,7 @@ def _top_level_values(s: str) -> list[tuple[str, bool]]:
         i = start = m.start()
         stack: list[tuple[str, int]] = []
         quote = ""
+        element_end: dict[int, int] = {}  # depth -> just after the last complete element at that depth
         while i < n:
             c = s[i]
             if quote:
@@ -222,37 +223,43 @@ def _top_level_values(s: str) -> list[tuple[str, bool]]:
             elif c in "]}":
                 if stack:
                     stack.pop()
+                element_end[len(stack)] = i + 1
                 if not stack:
                     i += 1
                     break
             i += 1
         if stack:
-            values.append((_cut_unfinished(s, start, stack), True))
+            values.append((_cut_unfinished(s, start, stack, element_end), True))
             break
         values.append((s[start:i], False))
     return values
 
 
-def _cut_unfinished(s: str, start: int, stack: list[tuple[str, int]]) -> str:
+def _cut_unfinished(s: str, start: int, stack: list[tuple[str, int]], element_end: dict[int, int]) -> str:
     """The complete part of an unfinished value: cut before its unfinished element, brackets closed.
 
     The unfinished element is the innermost open object that sits in a list (else the innermost open
-    list in a list); nothing of it is kept, so no coordinate is ever completed by guesswork.
+    list in a list); nothing of it is kept, so no coordinate is ever completed by guesswork. An open
+    list whose elements are all closed keeps them; a lone unfinished object keeps nothing.
     """
-    cut = None
+    keep = None  # how many of the open containers stay (and get closed)
+    end = None
     for want in ("{", "["):
         for k in range(len(stack) - 1, 0, -1):
             if stack[k][0] == want and stack[k - 1][0] == "[":
-                cut = k
+                keep, end = k, stack[k][1]
                 break
-        if cut is not None:
+        if keep is not None:
             break
-    if cut is None:
-        return ""
-    head = s[start:stack[cut][1]].rstrip()
-    if head.endswith(","):
-        head = head[:-1]
-    return head + "".join("]" if ch == "[" else "}" for ch, _ in reversed(stack[:cut]))
+    if keep is None:
+        k = next((k for k in range(len(stack) - 1, -1, -1) if stack[k][0] == "["), None)
+        if k is None:
+            return ""
+        keep = k + 1
+        last = element_end.get(k + 1, -1)
+        end = last if last > stack[k][1] else stack[k][1] + 1
+    head = s[start:end].rstrip().removesuffix(",")
+    return head + "".join("]" if ch == "[" else "}" for ch, _ in reversed(stack[:keep]))
 
 
 def _load(chunk: str) -> tuple[Any, set[str]]:
@@ -315,6 +322,9 @@ def _collect(value: Any, raws: list[_Raw], out: Grounding, label_hint: str = "")
     label = (label_raw if isinstance(label_raw, str) else json.dumps(label_raw, ensure_ascii=False)).strip()
     box = value.get(box_key) if box_key else None
     point = value.get(point_key) if point_key else None
+    if box is None and point is None:
+        out.warnings.append(f"dropped malformed box of {label!r}: no coordinates ({box_key or point_key}: null)")
+        return
     if box_key and _is_coord_list(box) and all(len(b) == 4 for b in box) and point is None:
         raws.extend(_Raw(label, box=b, extra=dict(extra)) for b in box)  # several boxes under one label
         return
@@ -333,7 +343,7 @@ def _is_coord_list(v: Any) -> bool:
     return isinstance(v, list) and bool(v) and all(_is_coords(x) for x in v)
 
 
-_POINTS_TAG = re.compile(r"<\s*points\b([^>]*)>(.*?)<\s*/\s*points\s*>", re.S | re.I)
+_POINTS_TAG = re.compile(r"<\s*points\b([^>]*)>(.*?)<\s*/\s*points\s*>", re.DOTALL | re.IGNORECASE)
 _ATTR = re.compile(r"([A-Za-z_][\w-]*)\s*=\s*\"([^\"]*)\"")
 
 
@@ -501,5 +511,3 @@ def _drop_duplicates(dets: list[Detection], frame: Frame, out: Grounding) -> lis
         out.warnings.append(f"dropped {dropped - MAX_DUPLICATE_WARNINGS} more duplicate detection(s)")
     return kept
 
-
-__all__ = ["Grounding", "parse_grounding", "REL1000", "ABSOLUTE"]
