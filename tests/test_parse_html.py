@@ -155,6 +155,19 @@ def test_looping_table_rows_are_cut_to_one_copy():
     assert table.attrs["incomplete"] is True
 
 
+def test_counting_loop_written_on_one_line_is_cut():
+    rows = "".join(f"<tr><td>{i}</td><td>spare part {i}</td></tr>" for i in range(1, 80))
+    answer = f'<html><body><table data-bbox="1 1 500 900"><tr><th>No</th><th>Part</th></tr>{rows}<tr><td>8'
+    page = parse(answer)
+    assert page.status == REPETITION
+    assert [[c["text"] for c in r] for r in page.blocks[0].attrs["rows"]] == [["No", "Part"], ["1", "spare part 1"]]
+    # a real table whose cells differ is never cut
+    animals = ["ant", "bee", "cat", "dog", "eel", "fox", "gnu", "hen"]
+    real = "".join(f"<tr><td>{i}</td><td>{w}</td></tr>" for i, w in enumerate(animals))
+    page = parse(f'<table data-bbox="1 1 500 900">{real}</table>')
+    assert page.status == OK and page.blocks[0].attrs["n_rows"] == 8
+
+
 def test_looping_paragraph_is_cut_to_one_copy():
     page = parse("q25_loop_paragraph.html")
     assert page.status == REPETITION

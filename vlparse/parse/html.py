@@ -74,6 +74,7 @@ _DOC_START = re.compile(r"<(?:!doctype|html|body|[a-z][a-z0-9]*[\s/>])", re.IGNO
 _DOC_END = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
 _TAG = re.compile(r"<[a-zA-Z!/]")
 _MISPARSED_VOID = re.compile(r"</?(embed|source|track|wbr|keygen)\b[^>]*>", re.IGNORECASE)
+_BLOCK_END = re.compile(r"(</(?:tr|p|li|h[1-6]|div|table|ul|ol)\s*>)(?![ \t]*\n)", re.IGNORECASE)
 _URL_WITH_SCHEME = re.compile(r"^\s*(?:[a-zA-Z][\w+.-]*:|//)")
 
 
@@ -106,7 +107,7 @@ def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
     if not _TAG.search(html):
         return _plain_text(html, warnings)
 
-    html, loop = cut_repetition(html)
+    html, loop = cut_repetition(_one_element_per_line(html))
     if loop:
         warnings.append(f"repetition loop cut: {loop}")
 
@@ -145,6 +146,13 @@ def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
     else:
         status = OK
     return ParsedPage(status, warnings, blocks)
+
+
+def _one_element_per_line(html: str) -> str:
+    """A line break after each row, item, paragraph and heading, so loops written on one line
+    (``<tr><td>17</td>…</tr><tr><td>18</td>…</tr>…``) show up as repeated lines to the loop detector.
+    Only whitespace between elements is added: the page's text does not change."""
+    return _BLOCK_END.sub(r"\1\n", html)
 
 
 def _plain_text(text: str, warnings: list[str]) -> ParsedPage:
