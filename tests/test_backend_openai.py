@@ -20,7 +20,12 @@ from PIL import Image
 
 from vlparse.backends import openai as openai_mod
 from vlparse.backends.base import Prompt, Request
-from vlparse.backends.openai import OpenAIBackend, normalise_base_url, retry_delay
+from vlparse.backends.openai import (
+    OpenAIBackend,
+    normalise_base_url,
+    retry_delay,
+    served_models,
+)
 from vlparse.errors import EXIT_BACKEND, BackendError, UsageError
 from vlparse.families import get_family
 
@@ -267,6 +272,11 @@ def test_unknown_model_lists_the_served_ones(server):
     with pytest.raises(BackendError, match="serves several models .*--api-model"):
         backend(server.url)
     assert backend(server.url, api_model="Qwen/Qwen2.5-VL-72B-Instruct").model_name == "Qwen/Qwen2.5-VL-72B-Instruct"
+
+
+def test_served_models_lists_the_names(server):
+    server.models = ("a", "Qwen/Qwen3-VL-8B-Instruct")
+    assert served_models(server.url.removesuffix("/v1")) == ["a", "Qwen/Qwen3-VL-8B-Instruct"]
 
 
 def test_missing_or_wrong_key_and_wrong_path_are_clear(server):

@@ -221,6 +221,10 @@ class _Stopped(Exception):
     """The backend was closed or interrupted while a request waited."""
 
 
+class ServerUnreachable(BackendError):
+    """Nothing answers at a base URL (refused, unknown host, timeout)."""
+
+
 @dataclass
 class Server:
     url: str  # normalised base URL, e.g. http://10.0.0.5:8000/v1
@@ -234,6 +238,94 @@ class Server:
         self.host = p.hostname or ""
         self.port = p.port or (443 if self.https else 80)
         self.path = p.path
+
+
+class Client:
+    """HTTP to OpenAI-compatible servers: one exchange per request, every socket in flight tracked for abort."""
+
+    def __init__(self, api_key: str | None = None):
+        self._api_key = api_key or None  # sent as a Bearer token, never logged
+        self._lock = threading.Lock()
+        self.stopped = threading.Event()
+        self._conns: set[http.client.HTTPConnection] = set()
+
+    @property
+    def has_key(self) -> bool:
+        return self._api_key is not None
+
+    def _headers(self, body: bytes | None) -> dict[str, str]:
+        h = {"Accept": "application/json", "User-Agent": "vlparse"}
+        if body is not None:
+            h["Content-Type"] = "application/json"
+        if self._api_key:
+            h["Authorization"] = f"Bearer {self._api_key}"
+        return h
+
+    def exchange(self, server: Server, method: str, path: str, body: bytes | None,
+                 timeout: float) -> tuple[int, Any, bytes]:
+        """One HTTP exchange; connection trouble and timeouts raise :class:`_Transient`."""
+        cls = http.client.HTTPSConnection if server.https else http.client.HTTPConnection
+        conn = cls(server.host, server.port, timeout=timeout)
+        with self._lock:
+            if self.stopped.is_set():
+                raise _Stopped()
+            self._conns.add(conn)
+        try:
+            conn.request(method, server.path + path, body=body, headers=self._headers(body))
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.headers, data
+        except (OSError, http.client.HTTPException) as e:
+            if self.stopped.is_set():
+                raise _Stopped() from None
+            raise _Transient(describe_oserror(e, timeout, server.host)) from None
+        finally:
+            with self._lock:
+                self._conns.discard(conn)
+            conn.close()
+
+    def auth_message(self, server: Server, status: int) -> str:
+        hint = "check --api-key / VLPARSE_API_KEY" if self.has_key else "give the key with --api-key or VLPARSE_API_KEY"
+        return f"the server at {server.url} refused the request (HTTP {status}): {hint}"
+
+    def models(self, server: Server, timeout: float) -> list[dict]:
+        """``GET {base}/models``: the served models (dicts with at least ``id``); one-line BackendErrors."""
+        try:
+            status, _, data = self.exchange(server, "GET", "/models", None, timeout)
+        except _Transient as e:
+            raise ServerUnreachable(f"cannot reach the server at {server.url}: {e.reason}") from None
+        if status in (401, 403):
+            raise BackendError(self.auth_message(server, status))
+        if status == 404:
+            raise BackendError(f"{server.url} is not an OpenAI-compatible API (GET {server.url}/models: HTTP 404); "
+                               "the base URL usually ends in /v1")
+        if status != 200:
+            raise BackendError(f"the server at {server.url} answered GET /models with HTTP {status}: "
+                               f"{error_message(data)}")
+        try:
+            listed = json.loads(data)["data"]
+            return [m for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
+        except (ValueError, KeyError, TypeError):
+            raise BackendError(f"the server at {server.url} answered GET /models with something that is not an "
+                               "OpenAI model list") from None
+
+    def abort(self) -> None:
+        """Refuse new exchanges and close every socket in flight (the servers then drop those generations)."""
+        with self._lock:
+            self.stopped.set()
+            conns = list(self._conns)
+        for conn in conns:
+            sock = conn.sock
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+def served_models(base_url: str, api_key: str | None = None, timeout: float = 15.0) -> list[str]:
+    """The names a server serves (``GET {base}/models``), e.g. to pick the family before a run."""
+    return [m["id"] for m in Client(api_key).models(Server(normalise_base_url(base_url)), timeout)]
 
 
 class OpenAIBackend(Backend):
@@ -257,11 +349,10 @@ class OpenAIBackend(Backend):
         self.backoff = BACKOFF if backoff is None else backoff
         self.max_backoff = MAX_BACKOFF if max_backoff is None else max_backoff
         self.image_format = image_format
-        self._api_key = api_key or None
+        self.client = Client(api_key)
+        self._stop = self.client.stopped
         self._rng = random.Random()
-        self._lock = threading.Condition()
-        self._stop = threading.Event()
-        self._conns: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Condition()  # guards the servers' slot counts
         self._pool: ThreadPoolExecutor | None = None
         self.servers = [Server(u) for u in urls]
         self.context_len: int | None = None
@@ -270,74 +361,15 @@ class OpenAIBackend(Backend):
         # (batch_size x window page images in memory) stays bounded when many servers are used
         self.batch_size = self.concurrency * len(self.servers)
 
-    # -- HTTP ----------------------------------------------------------------------------------------
-    def _headers(self, body: bytes | None) -> dict[str, str]:
-        h = {"Accept": "application/json", "User-Agent": "vlparse"}
-        if body is not None:
-            h["Content-Type"] = "application/json"
-        if self._api_key:
-            h["Authorization"] = f"Bearer {self._api_key}"
-        return h
-
-    def _exchange(self, server: Server, method: str, path: str, body: bytes | None,
-                  timeout: float) -> tuple[int, Any, bytes]:
-        """One HTTP exchange; connection trouble and timeouts raise :class:`_Transient`."""
-        cls = http.client.HTTPSConnection if server.https else http.client.HTTPConnection
-        conn = cls(server.host, server.port, timeout=timeout)
-        with self._lock:
-            if self._stop.is_set():
-                raise _Stopped()
-            self._conns.add(conn)
-        try:
-            conn.request(method, server.path + path, body=body, headers=self._headers(body))
-            resp = conn.getresponse()
-            data = resp.read()
-            return resp.status, resp.headers, data
-        except (OSError, http.client.HTTPException) as e:
-            if self._stop.is_set():
-                raise _Stopped() from None
-            raise _Transient(describe_oserror(e, timeout, server.host)) from None
-        finally:
-            with self._lock:
-                self._conns.discard(conn)
-            conn.close()
-
-    # -- start: which servers answer, which model they serve --------------------------------------
-    def _models(self, server: Server, timeout: float) -> list[dict]:
-        try:
-            status, _, data = self._exchange(server, "GET", "/models", None, timeout)
-        except _Transient as e:
-            raise BackendError(f"cannot reach the server at {server.url}: {e.reason}") from None
-        if status in (401, 403):
-            raise BackendError(self._auth_message(server, status))
-        if status == 404:
-            raise BackendError(f"{server.url} is not an OpenAI-compatible API (GET {server.url}/models: HTTP 404); "
-                               "the base URL usually ends in /v1")
-        if status != 200:
-            raise BackendError(f"the server at {server.url} answered GET /models with HTTP {status}: "
-                               f"{error_message(data)}")
-        try:
-            listed = json.loads(data)["data"]
-            return [m for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
-        except (ValueError, KeyError, TypeError):
-            raise BackendError(f"the server at {server.url} answered GET /models with something that is not an "
-                               "OpenAI model list") from None
-
-    def _auth_message(self, server: Server, status: int) -> str:
-        hint = "check --api-key / VLPARSE_API_KEY" if self._api_key else "give the key with --api-key or VLPARSE_API_KEY"
-        return f"the server at {server.url} refused the request (HTTP {status}): {hint}"
-
     def _discover(self, api_model: str | None, timeout: float) -> str:
         with ThreadPoolExecutor(max_workers=min(16, len(self.servers)), thread_name_prefix="vlparse-models") as ex:
-            futures = [ex.submit(self._models, s, timeout) for s in self.servers]
+            futures = [ex.submit(self.client.models, s, timeout) for s in self.servers]
         served: dict[str, list[dict]] = {}
-        unreachable: list[BackendError] = []
+        unreachable: list[ServerUnreachable] = []
         for server, fut in zip(self.servers, futures):
             try:
                 served[server.url] = fut.result()
-            except BackendError as e:
-                if not e.message.startswith("cannot reach"):
-                    raise
+            except ServerUnreachable as e:
                 unreachable.append(e)
         if not served:
             if len(unreachable) == 1:
@@ -420,7 +452,7 @@ class OpenAIBackend(Backend):
         for attempt in range(1, attempts + 1):
             server = self._acquire()
             try:
-                status, headers, data = self._exchange(server, "POST", "/chat/completions", body, self.timeout)
+                status, headers, data = self.client.exchange(server, "POST", "/chat/completions", body, self.timeout)
                 if status == 200:
                     try:
                         text, finish, new_tokens, prompt_tokens = parse_completion(json.loads(data))
@@ -449,7 +481,7 @@ class OpenAIBackend(Backend):
                 raise
             self._release(server)
             if status in (401, 403):
-                raise BackendError(self._auth_message(server, status))
+                raise BackendError(self.client.auth_message(server, status))
             if status == 404:
                 raise BackendError(f"the server at {server.url} answered POST /chat/completions with HTTP 404: "
                                    f"{error_message(data)}")
@@ -485,18 +517,9 @@ class OpenAIBackend(Backend):
             raise
 
     def _abort(self) -> None:
-        """Stop retrying and close every socket in flight (the servers then drop those generations)."""
+        self.client.abort()
         with self._lock:
-            self._stop.set()
-            conns = list(self._conns)
-            self._lock.notify_all()
-        for conn in conns:
-            sock = conn.sock
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            self._lock.notify_all()  # wake requests waiting for a slot: they see the stop and end
 
     def close(self) -> None:
         self._abort()
