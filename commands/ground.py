@@ -17,12 +17,15 @@ def ground(
                                                    "queries.")],
     query: Annotated[Optional[list[str]], typer.Option("--query", help="A query (repeatable; then every positional "
                                                        "argument is an image).")] = None,
-    points: Annotated[bool, typer.Option("--points", help="Ask for points instead of boxes.")] = False,
+    points: Annotated[bool, typer.Option("--points", help="Ask for points instead of boxes (Qwen-VL and Qwen2-VL only "
+                                                       "answer with boxes: their centres become the points).")] = False,
     json_out: Annotated[bool, typer.Option("--json", help="JSON lines even on a terminal.", rich_help_panel=E)] = False,
-    coco: Annotated[Optional[str], typer.Option("--coco", help="Write a COCO detection file.",
+    coco: Annotated[Optional[str], typer.Option("--coco", help="Write a COCO detection file (bbox = x, y, w, h in "
+                                                "original pixels; points as keypoints).",
                                                 rich_help_panel=E)] = None,
-    overlay: Annotated[Optional[str], typer.Option("--overlay", help="Directory for copies of the images with the "
-                                                   "boxes drawn.", rich_help_panel=E)] = None,
+    overlay: Annotated[Optional[str], typer.Option("--overlay", help="Directory for PNG copies of the images (PDF "
+                                                   "pages) with boxes, points and labels drawn; inputs are never "
+                                                   "touched.", rich_help_panel=E)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="JSONL file, or a directory (one JSON per "
                                                   "image, manifest, resumable).", rich_help_panel=E)] = None,
     pages: Annotated[Optional[str], typer.Option("--pages", "--page", help="PDF pages, e.g. 3 or 1-2.",

@@ -168,6 +168,7 @@ def test_table_on_a_terminal(cli, scene, monkeypatch):
     assert res.exit_code == 0, res.stderr
     assert "red car" in res.stdout and "scene.png" in res.stdout
     assert "warning:" in res.stdout and not res.stdout.lstrip().startswith("{")
+    assert "[truncated]" in res.stdout  # the status, not swallowed as Rich markup
     res = cli("ground", scene, "red car", "--json", "--family", "qwen3-vl", "--from-output", DATA / "qwen3-vl.txt")
     assert lines(res.stdout)[0]["detections"]
 

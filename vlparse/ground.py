@@ -127,16 +127,19 @@ def image_name(result: PageResult) -> str:
 
 
 def print_table(results: list[PageResult]) -> None:
+    """One Rich table per image (what a terminal gets instead of JSON lines)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     con = Console()
     for r in results:
-        where = r.info.source + (f" page {r.info.page}" if r.info.kind == "pdf" else "")
+        where = r.info.source + (f" page {r.info.page}" if r.info.kind == "pdf" or r.info.page > 1 else "")
         t = Table("label", "box (x1, y1, x2, y2)", "point (x, y)",
-                  title=f"{where}  {r.info.width_px}x{r.info.height_px}  [{r.status}]")
+                  title=escape(f"{where}  {r.info.width_px}x{r.info.height_px}  [{r.status}]"),
+                  caption=None if r.detections or r.error else "no detections")
         for d in r.detections:
-            t.add_row(d.label, ", ".join(f"{v:g}" for v in d.bbox) if d.bbox else "",
+            t.add_row(escape(d.label), ", ".join(f"{v:g}" for v in d.bbox) if d.bbox else "",
                       ", ".join(f"{v:g}" for v in d.point) if d.point else "")
         con.print(t)
         for w in r.warnings:
