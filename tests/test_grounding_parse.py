@@ -270,3 +270,8 @@ def test_nested_list_cut_after_a_complete_object_keeps_it():
     assert list(boxes(g)) == ["red car"] and g.truncated
     g = parse('{"bbox_2d": [200, 400, 520, 75', "qwen3-vl")  # a lone object cut inside: nothing kept
     assert g.detections == [] and g.truncated
+
+
+def test_an_unclosed_box_mid_answer_does_not_swallow_the_next_one():
+    g = parse("<ref>a</ref><box>(1,2),(3 <ref>car</ref><box>(200,400),(520,750)</box>", "qwen-vl")
+    assert [(d.label, d.bbox) for d in g.detections] == [("car", pytest.approx(CAR, abs=1.0))]

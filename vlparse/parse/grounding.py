@@ -97,7 +97,8 @@ _BARE_BOX = re.compile(rf"{_PAIR}\s*,\s*{_PAIR}")
 def _parse_tag_answer(text: str, style: str, out: Grounding) -> tuple[list[_Raw], bool]:
     """(detections, whether the answer used the syntax at all)."""
     ref_o, ref_c, box_o, box_c, quad_o, quad_c = (re.escape(t) for t in _TAGS[style])
-    token = re.compile(rf"{ref_o}(.*?){ref_c}|{box_o}(.*?){box_c}|{quad_o}(.*?){quad_c}", re.DOTALL)
+    # box bodies hold only numbers: an unclosed box never swallows the text up to a later one
+    token = re.compile(rf"{ref_o}(.*?){ref_c}|{box_o}([^<]*){box_c}|{quad_o}([^<]*){quad_c}", re.DOTALL)
     raws: list[_Raw] = []
     label = ""
     end = 0
