@@ -86,3 +86,9 @@ def test_batches_respect_the_batch_size(tmp_path):
     backend = ScriptedBackend(lambda r: Answer(r.key, GOOD), batch_size=2)
     summary = _runner(backend).run(_pdfs(tmp_path, 3, 2))
     assert summary.pages_done == 5 and max(len(b) for b in backend.batches) == 2
+
+
+def test_a_page_without_usable_answer_says_why(tmp_path):
+    summary = _runner(ScriptedBackend(lambda r: Answer(r.key, "   "))).run(_pdfs(tmp_path, 1))
+    page = summary.documents[0].results[1]
+    assert page.status == "failed" and page.error and page.error != "None"

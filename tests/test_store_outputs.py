@@ -111,3 +111,17 @@ def test_retry_plan_and_quality():
     assert r1.max_new_tokens == 1000 and r1.repetition_penalty >= 1.1
     assert quality(_result(status=OK, blocks=1)) > quality(_result(status=TRUNCATED, blocks=9))
     assert quality(_result(status=OK, blocks=3)) > quality(_result(status=OK, blocks=2))
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+
+    from vlparse.atomic import atomic_write_text
+
+    mask = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / "x.json", "{}")
+    finally:
+        os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o644 and path.read_text() == "{}"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]  # no temp file left behind

@@ -12,6 +12,12 @@ from pathlib import Path
 from typing import IO
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], None]) -> Path:
     """Call ``writer(fileobj)`` on a temp file, then move it over ``path``."""
     path = Path(path)
@@ -22,6 +28,7 @@ def atomic_write(path: str | Path, writer: Callable[[IO[bytes]], None]) -> Path:
             writer(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -63,7 +63,8 @@ class Task:
         from .parse.html import parse_page_html
 
         parsed = parse_page_html(text, self.family, info)
-        res = PageResult(info, parsed.status, list(parsed.warnings), list(parsed.blocks), raw=text)
+        res = PageResult(info, parsed.status, list(parsed.warnings), list(parsed.blocks), raw=text,
+                         error=parsed.error)
         return _mark_finish(res, finish_reason)
 
     def _parse_ground(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
