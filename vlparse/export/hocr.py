@@ -76,16 +76,27 @@ def int_box(box, width: int, height: int) -> tuple[int, int, int, int] | None:
     return x0, y0, x1, y1
 
 
-def block_lines(block: Block) -> list[tuple[str, list[float] | None]]:
-    """The block's text lines with their pixel boxes, as the answer gave them.
+def answer_lines(block: Block) -> list[tuple[str, list[float]]] | None:
+    """The block's lines with their pixel boxes when the answer gave a box for each, else None.
 
-    ``attrs.lines`` (or a list's ``items``) when each has a box; otherwise the whole text as one
-    line over the block's own box. Nothing here estimates a position.
+    Read from ``attrs.lines`` (boxed inline spans), or a list's ``attrs.items`` (boxed ``<li>``).
     """
     for key in ("lines", "items"):
         parts = block.attrs.get(key) or []
         if parts and all(isinstance(p, dict) and p.get("bbox_px") for p in parts):
             return [(one_line(p.get("text")), p["bbox_px"]) for p in parts if one_line(p.get("text"))]
+    return None
+
+
+def block_lines(block: Block) -> list[tuple[str, list[float] | None]]:
+    """The block's text lines with their pixel boxes, as the answer gave them.
+
+    :func:`answer_lines` when there are any; otherwise the whole text as one line over the block's
+    own box. Nothing here estimates a position.
+    """
+    lines = answer_lines(block)
+    if lines is not None:
+        return list(lines)
     text = one_line(block.text)
     return [(text, block.bbox_px)] if text else []
 
