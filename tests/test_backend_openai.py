@@ -439,3 +439,14 @@ def test_ground_through_a_server_equals_from_output(tmp_path, cli):
     [req] = srv.chat_requests
     assert req.image_size == (served[0]["model_width"], served[0]["model_height"])
     assert "red car" in req.user
+
+
+def test_the_family_and_model_name_come_from_the_server_when_not_given(tmp_path, cli):
+    """The issue's literal command: no --family, no --api-model; the one served model names the family."""
+    pdf = make_pdf(tmp_path / "file.pdf", pages=1)
+    with FakeOpenAIServer(lambda req: page_answer(1)) as srv:
+        res = cli("doc", pdf, "--backend", "openai", "--base-url", srv.url, "--json", "-o", tmp_path / "out.json")
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["family"] == "qwen2.5-vl" and doc["model"] == "Qwen/Qwen2.5-VL-7B-Instruct"
+    assert doc["pages"][0]["blocks"][0]["text"] == "Title 1"

@@ -88,6 +88,12 @@ def test_pdf_page_gives_pixels_and_points(cli, tmp_path):
     det = rec["detections"][0]
     assert det["bbox"] == pytest.approx(px, abs=1.0)
     assert det["bbox_pt"] == pytest.approx(list(r), abs=1.0)
+    # a plain answer file (not JSONL) serves the one page the run selects
+    plain = tmp_path / "plain.txt"
+    plain.write_text(output)
+    res = cli("ground", pdf, "--page", "2", "Forecast", "--family", "qwen2.5-vl", "--from-output", plain)
+    assert res.exit_code == 0, res.stderr
+    assert lines(res.stdout)[0]["detections"][0]["bbox"] == det["bbox"]
 
 
 def test_messy_answer_is_repaired_and_reported(cli, scene):

@@ -44,7 +44,8 @@ class DocListener(Listener):
         if self.opts.overlay_dir:
             from .overlays import write_block_overlays
 
-            self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source))
+            self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source),
+                                                 password=self.opts.password)
 
 
 def run_doc(opts: DocOptions) -> int:
@@ -66,7 +67,7 @@ def run_doc(opts: DocOptions) -> int:
     plan = plan_outputs(opts.output, sources or [p for p, _ in problems], formats, many=many)
     if "searchable-pdf" in formats and plan.mode == "stdout":
         raise UsageError("--searchable-pdf writes a file: give -o FILE or -o DIR")
-    model_name = "recorded" if opts.backend.from_output is not None else opts.backend.model_name
+    model_name = opts.backend.run_model
     task = Task("doc", family, prompt, Decoding(opts.max_new_tokens))
     cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
                     fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)

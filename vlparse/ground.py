@@ -169,7 +169,7 @@ def run_ground(opts: GroundOptions) -> int:
     table = plan.mode == "none" and not opts.jsonl and opts.json_lines is not True and console.stdout_is_tty()
     if opts.json_lines is False and plan.mode == "none":
         table = True
-    model_name = "recorded" if opts.backend.from_output is not None else opts.backend.model_name
+    model_name = opts.backend.run_model
     task = Task("ground", family, prompt, Decoding(opts.max_new_tokens), want="point" if opts.points else "bbox",
                 queries=list(opts.queries))
     cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,

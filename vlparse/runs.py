@@ -60,7 +60,8 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
                  store: Store | None) -> Summary:
     from .progress import ProgressListener
 
-    factory = backend_factory(opts.backend, family)
+    selection = (cfg.pages or "").strip()
+    factory = backend_factory(opts.backend, family, only_page=int(selection) if selection.isdigit() else None)
     if opts.backend.from_output is not None:
         cfg.retries = 0  # the same recorded answer would come back
     progress = ProgressListener(listener, quiet=opts.quiet)

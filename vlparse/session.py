@@ -33,7 +33,17 @@ class BackendOptions:
 
     @property
     def model_name(self) -> str:
+        """The local model: --model, else $VLPARSE_MODEL, else the default."""
         return self.model or os.environ.get("VLPARSE_MODEL") or DEFAULT_MODEL
+
+    @property
+    def run_model(self) -> str:
+        """What answers this run, as recorded in results and in the resume fingerprint."""
+        if self.from_output is not None:
+            return "recorded"
+        if self.backend == "openai":
+            return self.api_model or self.model or "served"
+        return self.model_name
 
 
 def resolve_family(opts: BackendOptions) -> Family:
@@ -43,21 +53,30 @@ def resolve_family(opts: BackendOptions) -> Family:
     if opts.from_output is not None:
         raise UsageError("--from-output needs --family (the answer's coordinate language depends on it)")
     if opts.backend == "openai":
-        guess = guess_family_from_name(opts.api_model or opts.model or "")
+        name = opts.api_model or opts.model
+        if not name and opts.base_urls:  # ask the server: one served model names itself
+            from .backends.openai import served_models
+
+            served = served_models(opts.base_urls[0], opts.api_key)
+            if len(served) == 1:
+                name = opts.api_model = served[0]
+        guess = guess_family_from_name(name or "")
         if guess is None:
             raise UsageError("--backend openai needs --family when the served model's name does not say it "
-                             "(e.g. --family qwen2.5-vl)")
+                             f"({name or 'no single served model'}; e.g. --family qwen2.5-vl)")
         return guess
     from .backends.local import read_family
 
     return read_family(opts.model_name, None)[0]
 
 
-def backend_factory(opts: BackendOptions, family: Family) -> Callable[[], Backend]:
+def backend_factory(opts: BackendOptions, family: Family, *, only_page: int | None = None) -> Callable[[], Backend]:
+    """``only_page``: the run selects just this page (a single recorded answer is then that page's)."""
     if opts.from_output is not None:
         from .backends.recorded import RecordedBackend, load_recorded
 
         answers = load_recorded(opts.from_output)  # read now: a bad path is a usage error up front
+        answers.only_page = only_page
         return lambda: RecordedBackend(family, answers)
     if opts.backend == "openai":
         if not opts.base_urls:

@@ -72,7 +72,7 @@ class Task:
         from .parse.repair import cut_repetition
 
         body, loop = cut_repetition(text)
-        parsed = parse_grounding(body, self.family, info.frame, want=self.want)
+        parsed = parse_grounding(body, self.family, info.frame, want=self.want, queries=self.queries)
         res = PageResult(info, OK, list(parsed.warnings), detections=list(parsed.detections), raw=text)
         if loop:
             res.status = REPETITION

@@ -29,6 +29,8 @@ class RecordedAnswers:
     def __init__(self, origin: str):
         self.origin = origin
         self.by_key: dict[tuple[str | None, int | None], str] = {}
+        #: a run that selects one page (``--pages 3``): a single plain answer is that page's
+        self.only_page: int | None = None
 
     def add(self, source: str | None, page: int | None, text: str) -> None:
         self.by_key[(source, page)] = text
@@ -40,7 +42,7 @@ class RecordedAnswers:
         for key in ((source, None), (Path(source).name, None)):
             if key in self.by_key:
                 return self.by_key[key]
-        if page == 1 and list(self.by_key) == [(None, None)]:
+        if page in (1, self.only_page) and list(self.by_key) == [(None, None)]:
             return self.by_key[(None, None)]
         return None
 
