@@ -23,7 +23,7 @@ from .errors import EXIT_OK, EXIT_PARTIAL, InputError, VlparseError
 from .geometry import Budget
 from .model import FAILED, PageResult
 from .store import Store
-from .tasks import Decoding, Task, next_decoding, quality
+from .tasks import Task, next_decoding, quality
 
 
 @dataclass

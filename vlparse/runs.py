@@ -11,7 +11,7 @@ from .errors import EXIT_USAGE
 from .families import Family
 from .geometry import Budget
 from .pipeline import RunConfig, Runner, Summary
-from .session import BackendOptions, backend_factory, resolve_family
+from .session import BackendOptions, backend_factory
 from .store import Store, fingerprint
 
 
