@@ -21,6 +21,8 @@ them; otherwise the block's text is spread over its box: its explicit lines, or,
 text, the number of lines that a font filling the box would need (an estimate, so selection
 follows the real lines approximately; search still lands inside the block).
 
+An encrypted input (opened with its password) gives an encrypted copy: see :func:`_encryption`.
+
 Font: MuPDF's built-in Droid Sans Fallback (Latin, Greek, Cyrillic, CJK, kana, Hangul), embedded
 as a subset. A line with characters it lacks (Arabic, Hebrew, Indic, Thai, ...) goes through
 PyMuPDF's TextWriter, which picks MuPDF's fallback fonts per character.
@@ -312,8 +314,25 @@ def write_searchable_pdf(doc: Document, source: str, target: str, *, password: s
     pdf = build_searchable_pdf(doc, source, password=password)
     try:
         with PDF_LOCK:
-            data = pdf.tobytes(garbage=1, deflate=True)
+            data = pdf.tobytes(garbage=1, deflate=True, **_encryption(pdf, password))
         atomic_write_bytes(dst, data)
     finally:
         pdf.close()
     return dst
+
+
+def _encryption(pdf, password: str | None) -> dict:
+    """Save options that keep an encrypted input encrypted.
+
+    MuPDF cannot keep the original encryption without the owner password, so the copy is
+    encrypted anew: AES-256, the same user password (empty if the input opened without one), the
+    same permissions, and an owner password nobody knows (the input's is not carried over).
+    """
+    import secrets
+
+    import pymupdf
+
+    if not (pdf.metadata or {}).get("encryption"):
+        return {}
+    return {"encryption": pymupdf.PDF_ENCRYPT_AES_256, "user_pw": password or "",
+            "owner_pw": secrets.token_urlsafe(24), "permissions": pdf.permissions}
