@@ -14,9 +14,9 @@ from pathlib import Path
 import pymupdf
 import pytest
 from lxml import etree, html
+from pdfs import WORDS, make_pdf, word_rect_displayed
 from PIL import Image, ImageDraw
 
-from pdfs import WORDS, make_pdf, word_rect_displayed
 from vlparse.errors import InputError, UsageError
 from vlparse.export.alto import ALTO_NS, render_alto, tag_id
 from vlparse.export.hocr import CAPABILITIES, FLOAT_CLASS, int_box, render_hocr
@@ -73,7 +73,8 @@ def _expected_lines(block: Block):
 
 
 def _hocr_props(el) -> dict[str, str]:
-    return {p.strip().split(None, 1)[0]: p.strip().split(None, 1)[1] for p in el.get("title", "").split(";") if p.strip()}
+    pairs = (p.strip().split(None, 1) for p in el.get("title", "").split(";") if p.strip())
+    return {k: v for k, v in pairs}
 
 
 def _bbox(el):
@@ -101,7 +102,7 @@ def test_hocr_carries_every_block_with_its_box_and_lines():
 
     areas = list(pages[0])
     assert len(areas) == len(doc.pages[0].blocks)  # every block, in reading order
-    for el, block in zip(areas, doc.pages[0].blocks):
+    for el, block in zip(areas, doc.pages[0].blocks, strict=True):
         assert el.get("data-block-type") == block.type
         assert el.get("class") == FLOAT_CLASS.get(block.type, "ocr_carea")
         assert el.get("class") in caps
@@ -129,7 +130,8 @@ def test_hocr_reads_the_same_with_an_html_parser():
 
 def test_hocr_image_pages_name_their_image():
     info = PageInfo("scans/page 1.png", 1, Frame(800, 600, 812, 588), kind="image")
-    doc = Document("scans/page 1.png", "qwen3-vl", "m", [PageResult(info, blocks=[Block("paragraph", "x", "", [1, 2, 3, 4])])])
+    page_result = PageResult(info, blocks=[Block("paragraph", "x", "", [1, 2, 3, 4])])
+    doc = Document("scans/page 1.png", "qwen3-vl", "m", [page_result])
     page = etree.fromstring(render_hocr(doc).encode()).find(f".//{XHTML}div[@class='ocr_page']")
     props = _hocr_props(page)
     assert props["image"] == '"scans/page 1.png"' and props["bbox"] == "0 0 800 600" and "scan_res" not in props
@@ -189,11 +191,11 @@ def test_alto_carries_every_block_with_its_box_and_lines():
     assert root.get("SCHEMAVERSION").startswith("4.")
     labels = {t.get("ID"): t.get("LABEL") for t in root.iter(f"{A}LayoutTag")}
     pages = root.findall(f"{A}Layout/{A}Page")
-    assert [(p.get("PHYSICAL_IMG_NR"), p.get("WIDTH"), p.get("HEIGHT")) for p in pages] == [("1", "1000", "1400")] * 1 + \
-        [("2", "1000", "1400")]
+    sizes = [(p.get("PHYSICAL_IMG_NR"), p.get("WIDTH"), p.get("HEIGHT")) for p in pages]
+    assert sizes == [("1", "1000", "1400"), ("2", "1000", "1400")]
     top = list(pages[0].find(f"{A}PrintSpace"))
     assert len(top) == len(doc.pages[0].blocks)
-    for el, block in zip(top, doc.pages[0].blocks):
+    for el, block in zip(top, doc.pages[0].blocks, strict=True):
         assert labels[el.get("TAGREFS")] == block.type
         box = int_box(block.bbox_px, 1000, 1400)
         pos = tuple(int(el.get(k)) for k in ("HPOS", "VPOS", "WIDTH", "HEIGHT")) if el.get("HPOS") else None
@@ -314,7 +316,7 @@ def test_searching_the_pdf_finds_each_parsed_word_inside_its_block(pages_pdf, tm
     out = write_searchable_pdf(doc, str(pdf), str(tmp_path / "out" / "searchable.pdf"))
     result = pymupdf.open(str(out))
     assert [p.rotation for p in result] == [0, 90, 270]
-    for page, parsed in zip(result, doc.pages):
+    for page, parsed in zip(result, doc.pages, strict=True):
         heading, para = parsed.blocks
         box = _pt(heading, parsed.info)
         hits = _hits(page, heading.text)
@@ -337,7 +339,7 @@ def test_the_pages_look_exactly_as_before_and_the_input_is_untouched(pages_pdf, 
     out = write_searchable_pdf(doc, str(pdf), str(tmp_path / "searchable.pdf"))
     assert hashlib.sha256(pdf.read_bytes()).hexdigest() == before
     with pymupdf.open(str(pdf)) as a, pymupdf.open(str(out)) as b:
-        for pa, pb in zip(a, b):
+        for pa, pb in zip(a, b, strict=True):
             assert (pa.rect, pa.cropbox, pa.rotation) == (pb.rect, pb.cropbox, pb.rotation)
             ra, rb = pa.get_pixmap(dpi=72), pb.get_pixmap(dpi=72)
             assert ra.samples == rb.samples  # pixel-identical: the layer is invisible
@@ -407,7 +409,7 @@ def test_image_inputs_become_a_pdf_at_their_size(tmp_path):
     shown = page.get_pixmap(dpi=150)
     assert (shown.width, shown.height) == img.size
     rendered = Image.frombytes("RGB", (shown.width, shown.height), shown.samples)
-    diff = sum(abs(a - b) for a, b in zip(rendered.tobytes(), img.tobytes())) / (900 * 600 * 3)
+    diff = sum(abs(a - b) for a, b in zip(rendered.tobytes(), img.tobytes(), strict=True)) / (900 * 600 * 3)
     assert diff < 1.0  # the image itself, not a resampled copy
 
 
