@@ -92,3 +92,59 @@ def test_a_page_without_usable_answer_says_why(tmp_path):
     summary = _runner(ScriptedBackend(lambda r: Answer(r.key, "   "))).run(_pdfs(tmp_path, 1))
     page = summary.documents[0].results[1]
     assert page.status == "failed" and page.error and page.error != "None"
+
+
+class StreamingBackend(ScriptedBackend):
+    """A server-like backend: requests run concurrently in its own slots and finish in any order."""
+
+    streaming = True
+
+    def __init__(self, answer, slots=2):
+        super().__init__(answer, batch_size=slots)
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(slots)
+
+    def submit(self, request):
+        return self.pool.submit(self.answer, request)
+
+    def close(self):
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_slow_page_does_not_hold_up_the_others_on_a_streaming_backend(tmp_path):
+    import threading
+
+    others_done = threading.Event()
+    finished: list[str] = []
+    lock = threading.Lock()
+
+    def answer(r):
+        if r.key.endswith("d0.pdf#1"):  # the slow page: it waits until every other page is answered
+            assert others_done.wait(10), "the runner waited for the slow page before sending the others"
+        with lock:
+            finished.append(r.key)
+            if len(finished) == 7:
+                others_done.set()
+        return Answer(r.key, GOOD)
+
+    backend = StreamingBackend(answer, slots=2)
+    summary = _runner(backend).run(_pdfs(tmp_path, 4, 4))
+    backend.close()
+    assert summary.pages_done == 8 and finished[-1].endswith("d0.pdf#1")
+
+
+def test_streaming_backend_retries_and_isolates_like_the_batch_path(tmp_path):
+    def answer(r):
+        if r.key.endswith("d0.pdf#2"):
+            raise RuntimeError("boom")
+        if r.max_new_tokens == 256 and r.key.endswith("#1"):
+            return Answer(r.key, GOOD[:60], "length")
+        return Answer(r.key, GOOD)
+
+    backend = StreamingBackend(answer)
+    summary = _runner(backend, retries=1).run(_pdfs(tmp_path, 3))
+    backend.close()
+    pages = summary.documents[0].results
+    assert pages[2].status == "failed" and "boom" in pages[2].error
+    assert pages[1].status == "ok" and len(pages[1].attempts) == 2 and pages[3].status == "ok"

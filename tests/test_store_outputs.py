@@ -64,6 +64,8 @@ def test_output_plans(tmp_path):
     Path(src).write_bytes(b"%PDF")
     p = plan_outputs(str(tmp_path / "x.json"), [src], ["json"], many=False)
     assert p.mode == "file" and p.path_for(src, "json") == tmp_path / "x.json" and not p.resumable
+    p = plan_outputs(str(tmp_path / "fresh"), [src], ["json"], many=False)  # a new name without suffix
+    assert p.mode == "dir" and p.path_for(src, "json") == tmp_path / "fresh" / "in.json" and p.resumable
     p = plan_outputs(str(tmp_path / "out") + "/", [src], ["json", "md"], many=False)
     assert p.mode == "dir" and p.resumable and p.path_for(src, "md") == tmp_path / "out" / "in.md"
     assert plan_outputs("-", [src], ["md"], many=False).path_for(src, "md") is None

@@ -24,6 +24,10 @@ def configure(quiet: bool = False, verbose: bool = False, debug: bool | None = N
         _state["debug"] = debug
 
 
+def verbose_enabled() -> bool:
+    return _state["verbose"] and not _state["quiet"]
+
+
 def debug_enabled() -> bool:
     return _state["debug"]
 

@@ -52,7 +52,8 @@ def run_doc(opts: DocOptions) -> int:
     for fmt in opts.formats:
         if fmt not in DOC_FORMATS:
             raise UsageError(f"unknown export format '{fmt}'")
-    formats = list(opts.formats) or ([] if opts.jsonl else ["json"])
+    # -o DIR always gets the document JSON; --jsonl alone (no -o) writes only to stdout
+    formats = list(opts.formats) or ([] if opts.jsonl and opts.output is None else ["json"])
     if opts.jsonl and opts.output == "-":
         raise UsageError("--jsonl already writes to stdout; -o - cannot be used with it")
     family = resolve_family(opts.backend)

@@ -54,10 +54,9 @@ def plan_outputs(output: str | None, sources: list[str], formats: list[str], *, 
         plan = OutputPlan("dir", Path.cwd(), unique_names(sources))
     else:
         p = Path(output)
-        is_dir = p.is_dir() or output.endswith(("/", "\\")) or len(sources) > 1 or many or len(formats) > 1
-        if not is_dir:
-            if p.exists() and p.is_dir():
-                is_dir = True
+        # a directory unless it names one file: an existing file, or a new name with a suffix (out.json)
+        is_dir = (p.is_dir() or output.endswith(("/", "\\")) or len(sources) > 1 or many or len(formats) > 1
+                  or (not p.exists() and not p.suffix))
         if is_dir:
             if p.exists() and not p.is_dir():
                 raise UsageError(f"-o {output} is a file, but this run writes several files: give a directory")

@@ -16,6 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from .backends.base import Answer, Backend, Request
@@ -23,7 +24,7 @@ from .errors import EXIT_OK, EXIT_PARTIAL, InputError, VlparseError
 from .geometry import Budget
 from .model import FAILED, PageResult
 from .store import Store
-from .tasks import Task, next_decoding, quality
+from .tasks import Decoding, Task, next_decoding, quality
 
 
 @dataclass
@@ -87,6 +88,22 @@ class FailFast(VlparseError):
 
 
 _END = object()
+
+
+@dataclass
+class _Work:
+    """One page on its way through the model, with its attempts so far."""
+
+    doc: DocumentRun
+    page: object  # vlparse.render.RenderedPage
+    decoding: Decoding
+    tries: list[dict] = field(default_factory=list)
+    best: PageResult | None = None
+    best_attempt: int = 0
+
+    @property
+    def key(self) -> str:
+        return _key(self.page)
 
 
 class Runner:
@@ -158,103 +175,141 @@ class Runner:
 
     # -- consumer -------------------------------------------------------------------------------
     def run(self, sources: list[str]) -> Summary:
+        """Process every page of ``sources``; returns the summary (exports happen in the listener)."""
         t0 = time.perf_counter()
         batch = max(1, self.cfg.batch_size or 8)
         q: queue.Queue = queue.Queue(maxsize=batch * self.cfg.window + 4)
         producer = threading.Thread(target=self._open, args=(sources, q), name="vlparse-render", daemon=True)
         producer.start()
-        pending: list[tuple[DocumentRun, object]] = []
+        self._pending: list[_Work] = []  # batch backends: a window of pages, generated in size-sorted batches
+        self._inflight: dict[Future, _Work] = {}  # streaming backends: requests on their way
         self.listener.on_start(0)
+        ended = False
         try:
             while True:
-                kind, doc, payload = q.get()
-                if kind is _END:
+                if self._inflight and (ended or len(self._inflight) >= self._stream_limit()):
+                    self._collect(block=True)
+                    continue
+                if ended:
+                    if self._pending:
+                        self._process(self._pending)
+                        self._pending = []
+                        continue
                     break
-                if kind == "crash":
+                try:
+                    kind, doc, payload = q.get(timeout=0.02 if self._inflight else None)
+                except queue.Empty:
+                    self._collect(block=False)
+                    continue
+                if kind is _END:
+                    ended = True
+                elif kind == "crash":
                     raise payload  # type: ignore[misc]
-                if kind == "doc":
-                    self.summary.documents.append(doc)
-                elif kind == "input_error":
-                    self.summary.documents.append(doc)
-                    self.summary.inputs_failed += 1
-                    if self.store is not None:
-                        self.store.log({"source": doc.source, "page": None, "status": FAILED, "error": doc.error})
-                    self.listener.on_input_error(doc)
-                    if self.cfg.fail_fast:
-                        raise FailFast(f"{doc.source}: {doc.error}")
-                elif kind == "resumed":
-                    self._finish(doc, payload, resumed=True)  # type: ignore[arg-type]
-                elif kind == "page_error":
-                    number, msg = payload  # type: ignore[misc]
-                    from .geometry import Frame
-                    from .model import PageInfo
-
-                    info = PageInfo(doc.source, number, Frame(0, 0, 0, 0), kind=doc.kind)
-                    self._finish(doc, PageResult(info, FAILED, error=msg))
                 else:
-                    pending.append((doc, payload))
-                    if self._batch_size() and len(pending) >= self._batch_size() * self.cfg.window:
-                        self._process(pending)
-                        pending = []
-            if pending:
-                self._process(pending)
+                    self._take(kind, doc, payload)
+                if self._inflight:
+                    self._collect(block=False)
         finally:
             self._stop.set()
         self.summary.seconds = time.perf_counter() - t0
         return self.summary
 
+    def _take(self, kind: str, doc: DocumentRun, payload) -> None:
+        """One item from the renderer: a document opened, an input or page that failed, a page to do."""
+        if kind == "doc":
+            self.summary.documents.append(doc)
+        elif kind == "input_error":
+            self.summary.documents.append(doc)
+            self.summary.inputs_failed += 1
+            if self.store is not None:
+                self.store.log({"source": doc.source, "page": None, "status": FAILED, "error": doc.error})
+            self.listener.on_input_error(doc)
+            if self.cfg.fail_fast:
+                raise FailFast(f"{doc.source}: {doc.error}")
+        elif kind == "resumed":
+            self._finish(doc, payload, resumed=True)
+        elif kind == "page_error":
+            from .geometry import Frame
+            from .model import PageInfo
+
+            number, msg = payload
+            self._finish(doc, PageResult(PageInfo(doc.source, number, Frame(0, 0, 0, 0), kind=doc.kind), FAILED,
+                                         error=msg))
+        else:
+            work = _Work(doc, payload, self.cfg.task.decoding)
+            if self.backend.streaming:
+                self._submit(work)
+            else:
+                self._pending.append(work)
+                if len(self._pending) >= self._batch_size() * self.cfg.window:
+                    self._process(self._pending)
+                    self._pending = []
+
     def _batch_size(self) -> int:
-        if self.cfg.batch_size:
-            return self.cfg.batch_size
-        return self._backend.batch_size if self._backend is not None else 8
+        return self.cfg.batch_size or self.backend.batch_size
 
-    def _process(self, jobs: list[tuple[DocumentRun, object]]) -> None:
-        """Generate for a window of pages: sorted by size, in batches, with retries."""
-        jobs.sort(key=lambda j: j[1].image.size[0] * j[1].image.size[1])  # type: ignore[attr-defined]
-        backend = self.backend
-        size = self.cfg.batch_size or backend.batch_size
-        for i in range(0, len(jobs), size):
-            self._generate(jobs[i:i + size], backend)
+    # -- batch backends (local models): size-sorted batches, retries batch by batch --------------------
+    def _process(self, works: list[_Work]) -> None:
+        works.sort(key=lambda w: w.page.image.size[0] * w.page.image.size[1])
+        size = self._batch_size()
+        for i in range(0, len(works), size):
+            todo = works[i:i + size]
+            while todo:
+                answers = generate_isolated(self.backend, [self._request(w) for w in todo])
+                todo = [w for w, ans in zip(todo, answers) if self._settle(w, ans)]
 
-    def _generate(self, jobs, backend: Backend) -> None:
-        task, cfg = self.cfg.task, self.cfg
-        base = task.decoding
-        best: dict[str, PageResult] = {}
-        attempts: dict[str, list[dict]] = {}
-        todo = [(doc, page, base) for doc, page in jobs]
-        for attempt in range(cfg.retries + 1):
-            if not todo:
-                break
-            reqs = [Request(_key(p), p.image, task.prompt, d.max_new_tokens, d.temperature, d.repetition_penalty,
-                            cfg.budget.min_pixels, cfg.budget.max_pixels) for _, p, d in todo]
-            answers = generate_isolated(backend, reqs)
-            retry = []
-            for (doc, page, dec), ans in zip(todo, answers):
-                key = _key(page)
-                if ans.finish_reason == "error":
-                    res = PageResult(page.info, FAILED, raw=ans.text, error=ans.error or "generation failed")
-                else:
-                    try:
-                        res = task.parse(ans.text, ans.finish_reason, page.info)
-                    except Exception as e:  # a parser bug must not cost the run
-                        res = PageResult(page.info, FAILED, raw=ans.text, error=f"could not parse the answer: {e}")
-                attempts.setdefault(key, []).append({"attempt": attempt + 1, **dec.to_dict(),
-                                                     "finish_reason": ans.finish_reason, "new_tokens": ans.new_tokens,
-                                                     "status": res.status})
-                if key not in best or quality(res) > quality(best[key]):
-                    best[key] = res
-                nxt = next_decoding(attempt + 1, res, base) if attempt < cfg.retries and not ans.error else None
-                if nxt is not None:
-                    retry.append((doc, page, nxt))
-            todo = retry
-        for doc, page in jobs:
-            res = best[_key(page)]
-            tries = attempts[_key(page)]
-            if len(tries) > 1:
-                res.attempts = tries
-                res.warnings.append(f"{len(tries)} attempts; kept attempt "
-                                    f"{next((t['attempt'] for t in tries if t['status'] == res.status), 1)}")
-            self._finish(doc, res)
+    # -- streaming backends (servers): keep every slot busy, settle pages as their answers arrive -----
+    def _stream_limit(self) -> int:
+        return 2 * self._batch_size()  # the backend's slots, plus as many ready to take a freed slot
+
+    def _submit(self, work: _Work) -> None:
+        self._inflight[self.backend.submit(self._request(work))] = work
+
+    def _collect(self, block: bool) -> None:
+        done, _ = wait(list(self._inflight), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for fut in done:
+            work = self._inflight.pop(fut)
+            try:
+                answer = fut.result()
+            except VlparseError:
+                raise
+            except Exception as e:  # noqa: BLE001 - one odd page never stops the run
+                answer = Answer(work.key, "", "error", error=f"generation failed: {type(e).__name__}: {e}")
+            if self._settle(work, answer):
+                self._submit(work)
+
+    # -- one answer for one page: parse, keep the best attempt, retry or finish ------------------------
+    def _request(self, w: _Work) -> Request:
+        d, cfg = w.decoding, self.cfg
+        return Request(w.key, w.page.image, cfg.task.prompt, d.max_new_tokens, d.temperature, d.repetition_penalty,
+                       cfg.budget.min_pixels, cfg.budget.max_pixels)
+
+    def _settle(self, w: _Work, ans: Answer) -> bool:
+        """Record the answer of ``w``'s current attempt. True: try again (``w.decoding`` is the next setup);
+        False: the page is finished with its best attempt."""
+        task = self.cfg.task
+        if ans.finish_reason == "error":
+            res = PageResult(w.page.info, FAILED, raw=ans.text, error=ans.error or "generation failed")
+        else:
+            try:
+                res = task.parse(ans.text, ans.finish_reason, w.page.info)
+            except Exception as e:  # noqa: BLE001 - a parser bug must not cost the run
+                res = PageResult(w.page.info, FAILED, raw=ans.text, error=f"could not parse the answer: {e}")
+        w.tries.append({"attempt": len(w.tries) + 1, **w.decoding.to_dict(), "finish_reason": ans.finish_reason,
+                        "new_tokens": ans.new_tokens, "status": res.status})
+        if w.best is None or quality(res) > quality(w.best):
+            w.best, w.best_attempt = res, len(w.tries)
+        attempt = len(w.tries)
+        nxt = next_decoding(attempt, res, task.decoding) if attempt <= self.cfg.retries and not ans.error else None
+        if nxt is not None:
+            w.decoding = nxt
+            return True
+        best = w.best
+        if len(w.tries) > 1:
+            best.attempts = w.tries
+            best.warnings.append(f"{len(w.tries)} attempts; kept attempt {w.best_attempt}")
+        self._finish(w.doc, best)
+        return False
 
     def _finish(self, doc: DocumentRun, res: PageResult, resumed: bool = False) -> None:
         doc.results[res.info.page] = res

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -65,9 +66,17 @@ class Backend(ABC):
     #: how many requests the caller should hand over at once
     batch_size: int = 1
 
+    #: True for backends that schedule requests themselves (servers): the runner then hands pages over one by
+    #: one with :meth:`submit` as slots free up, instead of in batches that wait for their slowest page
+    streaming: bool = False
+
     @abstractmethod
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
         ...
+
+    def submit(self, request: Request) -> Future[Answer]:
+        """Start one request; its future gives the Answer (streaming backends only)."""
+        raise NotImplementedError(f"the {self.name} backend answers in batches (generate)")
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources (GPU memory, HTTP sessions)."""

@@ -121,6 +121,17 @@ def read_family(model: str, override: str | None) -> tuple[Family, Any]:
     return family_from_model_type(getattr(cfg, "model_type", "?")), cfg
 
 
+def _quiet_transformers() -> None:
+    """No weight-loading progress bars or advice on stderr unless --verbose (stderr is for vlparse's own lines)."""
+    from transformers.utils import logging as hf_logging
+
+    from .. import console
+
+    if not console.verbose_enabled():
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+
+
 def is_oom(err: BaseException) -> bool:
     import torch
 
@@ -155,6 +166,7 @@ class LocalBackend(Backend):
                                  "(pip install flash-attn); use --attn sdpa") from None
             if not self.device.startswith("cuda"):
                 raise ModelError("--attn flash_attention_2 runs on CUDA GPUs only; use --attn sdpa on the CPU")
+        _quiet_transformers()
         qcfg = quantization_config(opts.quant, self.dtype)
         kwargs: dict[str, Any] = {"dtype": self.dtype, "attn_implementation": opts.attn}
         if qcfg is not None:

@@ -29,7 +29,7 @@ import ssl
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from concurrent.futures import Future, FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -492,15 +492,31 @@ class OpenAIBackend(Backend):
                       meta={"attempts": attempts})
 
     # -- the interface ---------------------------------------------------------------------------
-    def generate(self, requests: Sequence[Request]) -> list[Answer]:
-        if not requests:
-            return []
+    streaming = True
+
+    def _executor(self) -> ThreadPoolExecutor:
         if self._stop.is_set():
             raise BackendError("the server backend was closed")
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.concurrency * len(self.servers),
                                             thread_name_prefix="vlparse-openai")
-        futures = [self._pool.submit(self._complete, r) for r in requests]
+        return self._pool
+
+    def submit(self, request: Request) -> Future:
+        """One request; it waits for a free server slot inside the pool, so the caller never blocks."""
+        return self._executor().submit(self._complete_or_stop, request)
+
+    def _complete_or_stop(self, request: Request) -> Answer:
+        try:
+            return self._complete(request)
+        except _Stopped:
+            raise BackendError("the server backend was stopped while requests were in flight") from None
+
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        if not requests:
+            return []
+        pool = self._executor()
+        futures = [pool.submit(self._complete, r) for r in requests]
         try:
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             for f in futures:
