@@ -235,14 +235,12 @@ def test_alto_validates_against_the_xsd():
 
 GEOMETRY = [(0, None), (90, None), (270, (40, 50, 560, 800))]  # (rotation, CropBox) per page
 SENTENCE = "the quick brown fox jumps over the lazy dog."
-HIDDEN = ["Quokka", "Zeppelin", "Marmalade"]  # what the "model" read: words the page does not contain
-HIDDEN_LINE = "Lorem ipsum dolor sit amet, consectetur adipiscing elit."
 
 
 def _upright_pdf(path: Path, geometry) -> Path:
     """A text PDF whose pages read upright on screen, however they are rotated or cropped.
 
-    (PyMuPDF's ``rotate=`` draws text turned with the page, as a rotated scan or a landscape page is.)
+    (PyMuPDF's ``rotate=`` draws text turned with the page, as on a rotated scan or a landscape page.)
     """
     doc = pymupdf.open()
     for n, (rotation, crop) in enumerate(geometry):
@@ -255,6 +253,23 @@ def _upright_pdf(path: Path, geometry) -> Path:
         page.insert_text(pymupdf.Point(72, 160) * at, f"Page {n + 1}: {SENTENCE}", fontsize=11, rotate=rotation)
     doc.save(str(path))
     return path
+
+
+def _scan_of(text_pdf: Path, out: Path) -> Path:
+    """An image-only copy of ``text_pdf`` (a scan: no text at all) with the same boxes and rotation."""
+    src = pymupdf.open(str(text_pdf))
+    scan = pymupdf.open()
+    for page in src:
+        crop, rotation = pymupdf.Rect(page.cropbox), page.rotation
+        page.set_rotation(0)
+        page.set_cropbox(page.mediabox)
+        pix = page.get_pixmap(dpi=150)  # the whole unrotated page
+        new = scan.new_page(width=page.mediabox.width, height=page.mediabox.height)
+        new.insert_image(new.rect, pixmap=pix)
+        new.set_cropbox(crop)
+        new.set_rotation(rotation)
+    scan.save(str(out))
+    return out
 
 
 def _parsed(path: Path, blocks_for, password: str | None = None) -> Document:
@@ -292,26 +307,29 @@ def _inside(hit: pymupdf.Rect, rect, tol: float = 0.75) -> bool:
 
 
 @pytest.fixture
-def pages_pdf(tmp_path):
-    """A 3-page PDF (normal; rotated 90°; cropped and rotated 270°) and where its word and sentence are."""
-    pdf = _upright_pdf(tmp_path / "in.pdf", GEOMETRY)
-    where = {n: (word_rect_displayed(pdf, n, WORDS[n - 1]), word_rect_displayed(pdf, n, f"Page {n}: {SENTENCE}"))
+def scan(tmp_path):
+    """A 3-page scanned PDF (normal; rotated 90°; cropped and rotated 270°) and where its words are."""
+    text = _upright_pdf(tmp_path / "text.pdf", GEOMETRY)
+    where = {n: (word_rect_displayed(text, n, WORDS[n - 1]), word_rect_displayed(text, n, f"Page {n}: {SENTENCE}"))
              for n in (1, 2, 3)}
     assert all(pymupdf.Rect(w).width > pymupdf.Rect(w).height for w, _ in where.values())  # upright on screen
+    pdf = _scan_of(text, tmp_path / "scan.pdf")
+    with pymupdf.open(str(pdf)) as d:
+        assert [(p.rotation, p.get_text().strip()) for p in d] == [(0, ""), (90, ""), (270, "")]
     return pdf, where
 
 
 def _blocks_at(where):
-    """The 'model' read other words than the page has, at the page's word and line positions."""
+    """What the model read on page ``n``: the word and the sentence line, at their positions."""
     def blocks_for(n, info):
         word_rect, line_rect = where[n]
-        return [Block("heading", HIDDEN[n - 1], "", _px(word_rect, info)),
-                Block("paragraph", HIDDEN_LINE, "", _px(line_rect, info))]
+        return [Block("heading", WORDS[n - 1], "", _px(word_rect, info)),
+                Block("paragraph", f"Page {n}: {SENTENCE}", "", _px(line_rect, info))]
     return blocks_for
 
 
-def test_searching_the_pdf_finds_each_parsed_word_inside_its_block(pages_pdf, tmp_path):
-    pdf, where = pages_pdf
+def test_searching_the_pdf_finds_each_parsed_word_inside_its_block(scan, tmp_path):
+    pdf, where = scan
     doc = _parsed(pdf, _blocks_at(where))
     out = write_searchable_pdf(doc, str(pdf), str(tmp_path / "out" / "searchable.pdf"))
     result = pymupdf.open(str(out))
@@ -326,14 +344,14 @@ def test_searching_the_pdf_finds_each_parsed_word_inside_its_block(pages_pdf, tm
         shown = pymupdf.Rect(where[page.number + 1][0])
         assert abs(hits[0].x0 - shown.x0) < 1 and abs(hits[0].x1 - shown.x1) < 1
         assert abs(hits[0].y0 - shown.y0) < 1.5 and abs(hits[0].y1 - shown.y1) < 1.5
-        line = _hits(page, "dolor sit")
+        line = _hits(page, "brown fox")
         assert len(line) == 1 and _inside(line[0], _pt(para, parsed.info))
     # what a reader copies: the text in reading order
-    assert HIDDEN_LINE in result[2].get_text()
+    assert result[2].get_text().split() == [WORDS[2], "Page", "3:", *SENTENCE.split()]
 
 
-def test_the_pages_look_exactly_as_before_and_the_input_is_untouched(pages_pdf, tmp_path):
-    pdf, where = pages_pdf
+def test_the_pages_look_exactly_as_before_and_the_input_is_untouched(scan, tmp_path):
+    pdf, where = scan
     before = hashlib.sha256(pdf.read_bytes()).hexdigest()
     doc = _parsed(pdf, _blocks_at(where))
     out = write_searchable_pdf(doc, str(pdf), str(tmp_path / "searchable.pdf"))
@@ -343,10 +361,23 @@ def test_the_pages_look_exactly_as_before_and_the_input_is_untouched(pages_pdf, 
             assert (pa.rect, pa.cropbox, pa.rotation) == (pb.rect, pb.cropbox, pb.rotation)
             ra, rb = pa.get_pixmap(dpi=72), pb.get_pixmap(dpi=72)
             assert ra.samples == rb.samples  # pixel-identical: the layer is invisible
+            assert pb.get_text().strip()
     with pytest.raises(UsageError, match="overwrite its own input"):
         write_searchable_pdf(doc, str(pdf), str(pdf))
     assert hashlib.sha256(pdf.read_bytes()).hexdigest() == before
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp file left
+
+
+def test_pages_that_already_have_text_keep_it_alone(tmp_path):
+    pdf = _upright_pdf(tmp_path / "born-digital.pdf", GEOMETRY[:2])
+    where = {n: (word_rect_displayed(pdf, n, WORDS[n - 1]), word_rect_displayed(pdf, n, f"Page {n}: {SENTENCE}"))
+             for n in (1, 2)}
+    doc = _parsed(pdf, _blocks_at(where))
+    kept = pymupdf.open(str(write_searchable_pdf(doc, str(pdf), str(tmp_path / "kept.pdf"))))
+    assert [len(_hits(p, WORDS[p.number])) for p in kept] == [1, 1]  # no doubled hits, no doubled copy
+    forced = pymupdf.open(str(write_searchable_pdf(doc, str(pdf), str(tmp_path / "forced.pdf"),
+                                                   skip_text_pages=False)))
+    assert [len(_hits(p, WORDS[p.number])) for p in forced] == [2, 2]
 
 
 def test_running_text_without_line_boxes_is_spread_over_its_block(tmp_path):
@@ -420,7 +451,7 @@ def test_encrypted_inputs_need_their_password_and_stay_encrypted(tmp_path):
                                                                                   [100, 500, 400, 560])])])
     with pytest.raises(InputError, match="password"):
         write_searchable_pdf(doc, str(pdf), str(tmp_path / "out.pdf"))
-    out = write_searchable_pdf(doc, str(pdf), str(tmp_path / "out.pdf"), password="pw")
+    out = write_searchable_pdf(doc, str(pdf), str(tmp_path / "out.pdf"), password="pw", skip_text_pages=False)
     result = pymupdf.open(str(out))
     assert result.needs_pass and result.authenticate("pw")  # never a decrypted copy
     assert _hits(result[0], "Quokka")

@@ -21,6 +21,8 @@ them; otherwise the block's text is spread over its box: its explicit lines, or,
 text, the number of lines that a font filling the box would need (an estimate, so selection
 follows the real lines approximately; search still lands inside the block).
 
+Pages that already have text (born-digital, or OCRed before) keep it and get no second layer
+(duplicated search hits and copied lines otherwise); ``skip_text_pages=False`` adds one anyway.
 An encrypted input (opened with its password) gives an encrypted copy: see :func:`_encryption`.
 
 Font: MuPDF's built-in Droid Sans Fallback (Latin, Greek, Cyrillic, CJK, kana, Hangul), embedded
@@ -266,8 +268,14 @@ def _image_pdf(source: str):
     return pdf
 
 
-def build_searchable_pdf(doc: Document, source: str, *, password: str | None = None):
-    """The searchable copy as an open PyMuPDF document (the caller saves and closes it)."""
+def build_searchable_pdf(doc: Document, source: str, *, password: str | None = None,
+                         skip_text_pages: bool = True):
+    """The searchable copy as an open PyMuPDF document (the caller saves and closes it), and the
+    numbers of the pages left as they were because they already have text.
+
+    Such pages (born-digital, or OCRed before) get no layer unless ``skip_text_pages`` is False:
+    a second layer would double every search hit and every copied line.
+    """
     import pymupdf
 
     from ..render import PDF_LOCK
@@ -276,7 +284,7 @@ def build_searchable_pdf(doc: Document, source: str, *, password: str | None = N
     with PDF_LOCK:
         base = _image_pdf(source) if kind == "image" else _open_pdf(source, password)
         layer = pymupdf.open()
-        placed = []
+        placed, skipped = [], []
         try:
             for page in doc.pages:
                 n = page.info.page
@@ -289,6 +297,9 @@ def build_searchable_pdf(doc: Document, source: str, *, password: str | None = N
                     raise InputError(f"{source}: page {n} is {w:g}x{h:g} pt now but was parsed at "
                                      f"{page.info.width_pt:g}x{page.info.height_pt:g} pt; the file changed")
                 lines = page_lines(page, w, h)
+                if lines and skip_text_pages and bpage.get_text("text").strip():
+                    skipped.append(n)
+                    continue
                 if lines:
                     _text_page(layer, bpage, lines)
                     placed.append((bpage, layer.page_count - 1))
@@ -301,17 +312,26 @@ def build_searchable_pdf(doc: Document, source: str, *, password: str | None = N
             raise
         finally:
             layer.close()
-    return base
+    return base, skipped
 
 
-def write_searchable_pdf(doc: Document, source: str, target: str, *, password: str | None = None) -> Path:
-    """Write the searchable copy of ``source`` to ``target`` (atomically; ``source`` is only read)."""
+def write_searchable_pdf(doc: Document, source: str, target: str, *, password: str | None = None,
+                         skip_text_pages: bool = True) -> Path:
+    """Write the searchable copy of ``source`` to ``target`` (atomically; ``source`` is only read).
+
+    Pages that already carry text keep it and get no second layer (a note on stderr says which),
+    unless ``skip_text_pages`` is False.
+    """
+    from .. import console
     from ..render import PDF_LOCK
 
     src, dst = Path(source), Path(target)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():
         raise UsageError(f"{target}: the searchable PDF would overwrite its own input; choose another output")
-    pdf = build_searchable_pdf(doc, source, password=password)
+    pdf, skipped = build_searchable_pdf(doc, source, password=password, skip_text_pages=skip_text_pages)
+    if skipped:
+        pages = ", ".join(map(str, skipped))
+        console.info(f"{source}: page(s) {pages} already have a text layer; the searchable copy keeps it as it is")
     try:
         with PDF_LOCK:
             data = pdf.tobytes(garbage=1, deflate=True, **_encryption(pdf, password))
