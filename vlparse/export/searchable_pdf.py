@@ -17,9 +17,12 @@ How the layer is built (PyMuPDF only):
    base's content is only wrapped in ``q``/``Q``: the page renders exactly as before.
 
 Lines: the answer's own line boxes (``attrs.lines``, or a list's boxed ``items``) where it gave
-them; otherwise the block's text is spread over its box: its explicit lines, or, for running
-text, the number of lines that a font filling the box would need (an estimate, so selection
-follows the real lines approximately; search still lands inside the block).
+them; otherwise the block's text is laid onto the text lines the page itself shows inside the
+block's box (rows with ink, :class:`Ink`), broken in proportion to their lengths; where the page
+shows no clear lines, onto equal bands (its explicit lines, or as many as a font filling the box
+would need). Every line is then narrowed to the ink it covers. Word positions inside a line are
+therefore estimates (the layer's font is not the page's); search hits always land inside the
+block, and selections follow the printed lines.
 
 Pages that already have text (born-digital, or OCRed before) keep it and get no second layer
 (duplicated search hits and copied lines otherwise); ``skip_text_pages=False`` adds one anyway.
@@ -42,7 +45,7 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes
 from ..errors import InputError, UsageError
 from ..model import Block, Document, PageResult
-from .hocr import answer_lines, one_line
+from .hocr import PICTURE_TYPES, answer_lines, one_line
 
 FONT_NAME = "VlpText"  # resource name of the layer's font
 BUILTIN_FONT = "cjk"  # MuPDF's Droid Sans Fallback
@@ -83,49 +86,135 @@ def _width(text: str) -> float:
     return sum(_advance(c) for c in text)
 
 
-def _wrap(text: str, n: int) -> list[str]:
-    """``text`` broken into about ``n`` lines of similar width (at spaces; long words at characters)."""
+def _wrap(text: str, weights: list[float]) -> list[str]:
+    """``text`` broken into ``len(weights)`` lines whose widths follow ``weights`` (at spaces; long
+    words at characters). Fewer lines come back when the text runs out first."""
+    n = len(weights)
     if n <= 1:
         return [text]
-    target = _width(text) / n
+    total = _width(text)
+    ends = [total * sum(weights[: i + 1]) / sum(weights) for i in range(n - 1)]  # where each line should end
     tokens: list[str] = []
     for word in re.findall(r"\S+\s*", text):
-        if _width(word) > target:  # e.g. CJK running text without spaces
+        if _width(word) > total / n:  # e.g. CJK running text without spaces
             tokens.extend(word)
         else:
             tokens.append(word)
-    lines, current = [], ""
+    lines, current, done = [], "", 0.0
     for tok in tokens:
-        if current and _width(current + tok.rstrip()) > target and len(lines) < n - 1:
+        end = ends[len(lines)] if len(lines) < n - 1 else math.inf
+        if current and done + _width(tok.rstrip()) / 2 > end:  # the token's middle is past this line's end
             lines.append(current.rstrip())
             current = ""
         current += tok
+        done += _width(tok)
     if current.strip():
         lines.append(current.rstrip())
     return lines
 
 
-def spread(text: str, rect: tuple[float, float, float, float]) -> list[TextLine]:
+class Ink:
+    """Where the page has ink: its displayed image thresholded, to fit the text layer to real lines.
+
+    The model's boxes are often looser than the text, and a block's lines are not given; the
+    page itself shows where its text lines are (rows with ink) and how far each runs.
+    """
+
+    DPI = 100
+    LEVEL = 150  # grey values below this are ink
+
+    def __init__(self, page):
+        import pymupdf
+        from PIL import Image
+
+        pix = page.get_pixmap(dpi=self.DPI, colorspace=pymupdf.csGRAY, alpha=False)
+        self.zoom = pix.width / page.rect.width
+        grey = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+        self.mask = grey.point(lambda v: 255 if v < self.LEVEL else 0)
+
+    def _crop(self, rect):
+        z = self.zoom
+        box = (math.floor(rect[0] * z), math.floor(rect[1] * z), math.ceil(rect[2] * z), math.ceil(rect[3] * z))
+        return self.mask.crop(box), box
+
+    def bbox(self, rect) -> tuple[float, float, float, float] | None:
+        """The ink inside ``rect`` (points), as a rectangle in points, or None."""
+        crop, (bx, by, _, _) = self._crop(rect)
+        found = crop.getbbox()
+        if not found:
+            return None
+        z = self.zoom
+        return ((bx + found[0]) / z, (by + found[1]) / z, (bx + found[2]) / z, (by + found[3]) / z)
+
+    def lines(self, rect) -> list[tuple[float, float, float, float]]:
+        """The text lines inside ``rect``: runs of rows with ink (a row profile), each with its ink extent."""
+        from PIL import Image
+
+        crop, (bx, by, _, _) = self._crop(rect)
+        if crop.width < 1 or crop.height < 1:
+            return []
+        profile = crop.resize((1, crop.height), Image.Resampling.BOX).tobytes()  # mean ink per row
+        bands, start = [], None
+        for y, v in enumerate([*profile, 0]):
+            if v and start is None:
+                start = y
+            elif not v and start is not None:
+                if y - start >= 3:  # specks are no line
+                    bands.append((start, y))
+                start = None
+        out = []
+        for y0, y1 in bands:
+            found = crop.crop((0, y0, crop.width, y1)).getbbox()
+            if found:
+                z = self.zoom
+                out.append(((bx + found[0]) / z, (by + y0) / z, (bx + found[2]) / z, (by + y1) / z))
+        return out
+
+
+def _fit(line: TextLine, ink: Ink | None) -> TextLine:
+    """``line`` narrowed to the ink it covers (left to right; its height stays the model's)."""
+    if ink is None:
+        return line
+    found = ink.bbox(line.rect)
+    x0, y0, x1, y1 = line.rect
+    if not found or (found[2] - found[0]) < 0.1 * (x1 - x0):
+        return line
+    return TextLine(line.text, (found[0], y0, found[2], y1))
+
+
+def spread(text: str, rect: tuple[float, float, float, float], ink: Ink | None = None) -> list[TextLine]:
     """A block's text without line boxes laid out over its rectangle, one band per line.
 
-    Explicit line breaks are kept. A single run of text gets ``n`` lines where a font filling the
-    box at ``LINE_PITCH`` would need ``n``: ``n * pitch = height`` and ``n * width = text length``.
+    With the page's ``ink``: a single run of text goes onto the text lines the page shows inside
+    the box (broken in proportion to their lengths), explicit lines onto them when the counts
+    agree. Otherwise the box is cut into equal bands: one per explicit line, or, for a single
+    run, as many as a font filling the box at ``LINE_PITCH`` would need (``n * pitch = height``,
+    ``n * width = text length``); each band is then narrowed to its ink.
     """
     x0, y0, x1, y1 = rect
     w, h = x1 - x0, y1 - y0
-    rows = [one_line(r) for r in text.split("\n")]
-    rows = [r for r in rows if r]
-    if len(rows) == 1 and w > 0 and h > 0:
-        n = max(1, round(math.sqrt(h * _width(rows[0]) / (LINE_PITCH * w))))
-        rows = _wrap(rows[0], min(n, len(rows[0])))
-    if not rows:
+    rows = [r for r in (one_line(r) for r in text.split("\n")) if r]
+    if not rows or w <= 0 or h <= 0:
         return []
+    seen = ink.lines(rect) if ink is not None else []
+    if seen and len(rows) == 1 and len(seen) <= len(rows[0]):
+        parts = _wrap(rows[0], [b[2] - b[0] for b in seen])
+        return [TextLine(t, b) for t, b in zip(parts, seen, strict=False)]  # text may end early
+    if seen and len(seen) == len(rows):
+        return [TextLine(t, b) for t, b in zip(rows, seen, strict=True)]
+    if len(rows) == 1:
+        n = max(1, round(math.sqrt(h * _width(rows[0]) / (LINE_PITCH * w))))
+        rows = _wrap(rows[0], [1.0] * min(n, len(rows[0])))
     band = h / len(rows)
-    return [TextLine(r, (x0, y0 + i * band, x1, y0 + (i + 1) * band)) for i, r in enumerate(rows)]
+    return [_fit(TextLine(r, (x0, y0 + i * band, x1, y0 + (i + 1) * band)), ink) for i, r in enumerate(rows)]
 
 
-def page_lines(page: PageResult, width_pt: float, height_pt: float) -> list[TextLine]:
-    """Every text line of a parsed page, in points of the displayed page (``width_pt`` x ``height_pt``)."""
+def page_lines(page: PageResult, width_pt: float, height_pt: float, ink: Ink | None = None) -> list[TextLine]:
+    """Every text line of a parsed page, in points of the displayed page (``width_pt`` x ``height_pt``).
+
+    ``ink`` (the page's :class:`Ink`) fits the lines to the text the page shows; without it the
+    lines fill the boxes the model gave.
+    """
     info = page.info
     if not info.width_px or not info.height_px:
         return []
@@ -141,18 +230,19 @@ def page_lines(page: PageResult, width_pt: float, height_pt: float) -> list[Text
 
     out: list[TextLine] = []
     for block in page.blocks:
-        out.extend(_block_lines(block, pt))
+        out.extend(_block_lines(block, pt, ink))
     return out
 
 
-def _block_lines(block: Block, pt) -> list[TextLine]:
+def _block_lines(block: Block, pt, ink: Ink | None) -> list[TextLine]:
     given = answer_lines(block)
-    if given is not None:
-        return [TextLine(text, r) for text, box in given if (r := pt(box)) is not None]
+    if given is not None:  # the model's own line boxes: only narrowed to their ink
+        return [_fit(TextLine(text, r), ink) for text, box in given if (r := pt(box)) is not None]
     rect = pt(block.bbox_px)
     if rect is None or not block.text.strip():
         return []
-    return spread(block.text, rect)
+    # a picture's text (a chart's data, a figure's caption) is not drawn in lines: its ink is graphics
+    return spread(block.text, rect, None if block.type in PICTURE_TYPES else ink)
 
 
 # ----------------------------------------------------------------------------- writing
@@ -296,10 +386,12 @@ def build_searchable_pdf(doc: Document, source: str, *, password: str | None = N
                         abs(page.info.width_pt - w) > 1 or abs(page.info.height_pt - h) > 1):
                     raise InputError(f"{source}: page {n} is {w:g}x{h:g} pt now but was parsed at "
                                      f"{page.info.width_pt:g}x{page.info.height_pt:g} pt; the file changed")
-                lines = page_lines(page, w, h)
-                if lines and skip_text_pages and bpage.get_text("text").strip():
+                if not any(b.text.strip() for b in page.blocks):
+                    continue
+                if skip_text_pages and bpage.get_text("text").strip():
                     skipped.append(n)
                     continue
+                lines = page_lines(page, w, h, Ink(bpage))
                 if lines:
                     _text_page(layer, bpage, lines)
                     placed.append((bpage, layer.page_count - 1))
