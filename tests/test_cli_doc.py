@@ -105,3 +105,18 @@ def test_tiny_model_end_to_end_through_the_cli(tmp_path, cli, tiny_models):
     again = json.loads((tmp_path / "again.json").read_text())
     assert [p["blocks"] for p in again["pages"]] == [p["blocks"] for p in doc["pages"]]
     assert (out / "manifest.jsonl").exists()
+
+
+def test_every_export_of_an_encrypted_pdf(tmp_path, cli):
+    pdf = make_pdf(tmp_path / "secret.pdf", pages=1, encrypt="s3cret")
+    ans = tmp_path / "a.html"
+    ans.write_text('<h1 data-bbox="100 180 500 260">Revenue</h1><p data-bbox="100 300 900 360">Body text</p>')
+    out = tmp_path / "out"
+    res = cli("doc", pdf, "--family", "qwen2.5-vl", "--from-output", ans, "--password", "s3cret", "-o", out,
+              "--json", "--html", "--md", "--hocr", "--alto", "--review", "--searchable-pdf", "--overlay",
+              tmp_path / "ov")
+    assert res.exit_code == 0, res.stderr
+    for name in ("secret.json", "secret.html", "secret.md", "secret.hocr", "secret.alto.xml", "secret.review.html",
+                 "secret.searchable.pdf"):
+        assert (out / name).stat().st_size > 0, name
+    assert list((tmp_path / "ov").glob("*.png"))

@@ -19,7 +19,8 @@ from PIL import Image, ImageDraw
 
 from vlparse.errors import InputError, UsageError
 from vlparse.export.alto import ALTO_NS, render_alto, tag_id
-from vlparse.export.hocr import CAPABILITIES, FLOAT_CLASS, int_box, render_hocr
+from vlparse.export.hocr import CAPABILITIES, FLOAT_CLASS, render_hocr
+from vlparse.export.lines import int_box
 from vlparse.export.searchable_pdf import spread, write_searchable_pdf
 from vlparse.families import QWEN2_5_VL
 from vlparse.geometry import Budget, Frame

@@ -40,7 +40,7 @@ class DocListener(Listener):
         doc = self.document(run)
         if self.formats:
             self.written += write_exports(doc, self.formats, lambda fmt: self.plan.path_for(run.source, fmt),
-                                          stdout=sys.stdout)
+                                          stdout=sys.stdout, password=self.opts.password)
         if self.opts.overlay_dir:
             from .overlays import write_block_overlays
 

@@ -36,19 +36,19 @@ def render_text(doc: Document, fmt: str) -> str:
     raise ValueError(f"{fmt} is not a text export")
 
 
-def page_images(doc: Document) -> list:
+def page_images(doc: Document, password: str | None = None) -> list:
     """The pages as images in their own pixel space (for review pages and overlays)."""
     from ..render import open_source
 
     images = []
-    with open_source(doc.source) as src:
+    with open_source(doc.source, password=password) as src:
         for p in doc.pages:
             images.append(src.original_image(p.info.page, scale_to=(p.info.width_px, p.info.height_px))
                           if p.info.width_px else None)
     return images
 
 
-def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None) -> list[Path]:
+def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, password: str | None = None) -> list[Path]:
     """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written."""
     written = []
     for fmt in formats:
@@ -58,13 +58,13 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None) -
 
             if target is None:
                 raise ValueError("a searchable PDF cannot go to stdout")
-            write_searchable_pdf(doc, doc.source, str(target))
+            write_searchable_pdf(doc, doc.source, str(target), password=password)
             written.append(target)
             continue
         if fmt == "review":
             from .review import render_review
 
-            text = render_review(doc, page_images(doc))
+            text = render_review(doc, page_images(doc, password))
         else:
             text = render_text(doc, fmt)
         if target is None:

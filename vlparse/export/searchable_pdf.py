@@ -45,7 +45,7 @@ from pathlib import Path
 from ..atomic import atomic_write_bytes
 from ..errors import InputError, UsageError
 from ..model import Block, Document, PageResult
-from .hocr import PICTURE_TYPES, answer_lines, one_line
+from .lines import PICTURE_TYPES, answer_lines, one_line
 
 FONT_NAME = "VlpText"  # resource name of the layer's font
 BUILTIN_FONT = "cjk"  # MuPDF's Droid Sans Fallback
