@@ -242,3 +242,22 @@ def test_render_in_parallel_processes_keeps_page_order(tmp_path, cli):
     for n in range(1, 7):
         meta = json.loads((tmp_path / "out" / "many" / f"page-{n:04d}.json").read_text())
         assert Image.open(tmp_path / "out" / "many" / meta["image"]).size == (meta["width_px"], meta["height_px"])
+
+
+def test_grey_pages_are_written_as_one_channel_pngs_with_the_same_pixels(tmp_path, cli):
+    from vlparse.render_job import compact
+
+    colour = Image.new("RGB", (40, 30), "white")
+    colour.putpixel((3, 3), (200, 10, 10))
+    assert compact(colour) is colour
+    grey = Image.new("RGB", (40, 30), (90, 90, 90))
+    assert compact(grey).mode == "L" and compact(grey).convert("RGB").tobytes() == grey.tobytes()
+    pdf = make_pdf(tmp_path / "g.pdf", pages=1)
+    res = cli("render", pdf, "-o", tmp_path / "out")
+    assert res.exit_code == 0
+    meta = json.loads((tmp_path / "out" / "g" / "page-0001.json").read_text())
+    png = Image.open(tmp_path / "out" / "g" / "page-0001.png")
+    assert png.mode == meta["mode"] == "L"
+    with open_source(str(pdf)) as src:
+        page = src.page(1, QWEN2_5_VL, Budget(meta["min_pixels"], meta["max_pixels"]))
+    assert png.convert("RGB").tobytes() == page.image.tobytes()
