@@ -46,6 +46,8 @@ _FULL_ATTENTION = "full_attention"
 GRAPH_BUCKET = 256
 #: on CUDA, the host reads the "all rows finished" flag every this many steps (a read is a sync)
 CHECK_EVERY = 8
+#: the eager loop computes the rotary cos/sin of this many steps at once
+ROPE_CHUNK = 64
 
 
 def unsupported_reason(model) -> str | None:
@@ -168,11 +170,13 @@ class _Decoder:
         return first, last, out.cache
 
     # -- one decode step ----------------------------------------------------------------------------
-    def _forward(self, tok: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """Next-token ids [B] for input tokens [B, 1] at 4-row positions [4, B, 1]."""
+    def _forward(self, tok: torch.Tensor, pos: torch.Tensor, mask: torch.Tensor | None,
+                 rope: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
+        """Next-token ids [B] for input tokens [B, 1] at 4-row positions [4, B, 1] (``rope``: their cos/sin)."""
         lm = self.lm
         h = lm.embed_tokens(tok)
-        rope = lm.rotary_emb(h, pos[1:])
+        if rope is None:
+            rope = lm.rotary_emb(h, pos[1:])
         text_pos = pos[0]
         for layer in self.layers:  # the bound forward: no module-call machinery per layer
             h = layer(h, attention_mask=mask, position_ids=text_pos, cache=self.kv, use_cache=True,
@@ -197,7 +201,19 @@ class _Decoder:
         """The eager step: attention over exactly the keys written so far, as in ``generate``."""
         self.kv.visible = self.host_slot + 1
         mask = self.valid[:, None, None, : self.kv.visible].contiguous() if self.has_padding else None
-        self._bookkeep(self._forward(self.tok, self.pos, mask))
+        i = self.host_slot - self.rope_from
+        if self.rope_table is None or i >= self.rope_table[0].shape[1]:
+            self._fill_rope_table()
+            i = 0
+        rope = (self.rope_table[0][:, i:i + 1], self.rope_table[1][:, i:i + 1])
+        self._bookkeep(self._forward(self.tok, self.pos, mask, rope))
+
+    def _fill_rope_table(self) -> None:
+        """cos/sin of the next ROPE_CHUNK steps' positions in one call, instead of a dozen small ops per step."""
+        steps = torch.arange(ROPE_CHUNK, device=self.pos.device).view(1, 1, -1)
+        pos = self.pos[1:] + steps  # [3, B, ROPE_CHUNK]: the positions grow by one per step on every row
+        self.rope_table = self.lm.rotary_emb(self.lm.embed_tokens.weight[:1], pos)
+        self.rope_from = self.host_slot
 
     def _static_step(self, visible: int) -> None:
         """The fixed-shape step a CUDA graph captures: attention over a bucket of ``visible`` slots, the
@@ -266,6 +282,8 @@ class _Decoder:
         self.rows = torch.arange(B, device=device)  # the original row of each running row
         self.final = self.out  # the whole batch's output; running rows are written back on compaction
         self.host_slot = L
+        self.rope_table: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.rope_from = L
         if stats is not None:
             _sync(device)
             stats["prefill_s"] = time.perf_counter() - t0
@@ -334,6 +352,8 @@ class _Decoder:
         self.tok = self.tok[keep]
         self.pos = self.pos[:, keep].contiguous()
         self.valid = self.valid[keep]
+        if self.rope_table is not None:
+            self.rope_table = (self.rope_table[0][keep], self.rope_table[1][keep])
         self.graphs.clear()  # shapes changed
         self.pool = None
 
