@@ -63,7 +63,7 @@ class DocumentRun:
 class Listener:
     """Callbacks the commands implement (exports, JSONL, progress). All optional."""
 
-    def on_start(self, total_pages: int) -> None: ...
+    def on_opened(self, doc: DocumentRun) -> None: ...  # an input was opened: its pages are known
     def on_page(self, result: PageResult, doc: DocumentRun, resumed: bool) -> None: ...
     def on_document(self, doc: DocumentRun) -> None: ...
     def on_input_error(self, doc: DocumentRun) -> None: ...
@@ -183,7 +183,6 @@ class Runner:
         producer.start()
         self._pending: list[_Work] = []  # batch backends: a window of pages, generated in size-sorted batches
         self._inflight: dict[Future, _Work] = {}  # streaming backends: requests on their way
-        self.listener.on_start(0)
         ended = False
         try:
             while True:
@@ -218,6 +217,7 @@ class Runner:
         """One item from the renderer: a document opened, an input or page that failed, a page to do."""
         if kind == "doc":
             self.summary.documents.append(doc)
+            self.listener.on_opened(doc)
         elif kind == "input_error":
             self.summary.documents.append(doc)
             self.summary.inputs_failed += 1

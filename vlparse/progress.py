@@ -20,12 +20,14 @@ class ProgressListener(Listener):
         self.task = None
         self.t0 = time.perf_counter()
         self.pages = 0
+        self.total = 0
         if not quiet and sys.stderr.isatty():
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                                       TimeRemainingColumn)
 
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), console=console.stderr(),
-                                transient=True)
+                                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TextColumn("ETA"),
+                                TimeRemainingColumn(), console=console.stderr(), transient=True)
             self.task = self.bar.add_task("pages", total=None, rate="")
             self.bar.start()
 
@@ -34,8 +36,12 @@ class ProgressListener(Listener):
             self.bar.stop()
             self.bar = None
 
-    def on_start(self, total_pages: int) -> None:
-        self.inner.on_start(total_pages)
+    def on_opened(self, doc: DocumentRun) -> None:
+        """The bar's total grows as inputs are opened (they are opened while earlier ones are processed)."""
+        self.inner.on_opened(doc)
+        self.total += len(doc.pages)
+        if self.bar is not None:
+            self.bar.update(self.task, total=self.total)
 
     def on_page(self, result, doc: DocumentRun, resumed: bool) -> None:
         self.inner.on_page(result, doc, resumed)
