@@ -41,6 +41,9 @@ def bench(
                                                        "several) (default: none).", rich_help_panel=o.M)] = None,
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per measurement; the fastest counts (other work "
                                         "on the machine only ever slows a run down).")] = 1,
+    decode: Annotated[str, typer.Option("--decode", help="vlparse's decode loop: auto (CUDA graphs on one GPU, else "
+                                        "eager) | eager | graph | static (the graph's fixed-shape step run eagerly).",
+                                        rich_help_panel=o.M)] = "auto",
     dtype: o.Dtype = "auto", device: o.Device = "auto", attn: o.Attn = "sdpa",
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of the table.")] = False,
     verbose: o.Verbose = False,
@@ -52,7 +55,7 @@ def bench(
     opts = BenchOptions(model=model, random_weights=random_weights, check=check, pdf=pdf, pages=pages,
                         page_count=page_count, new_tokens=new_tokens, batch_sizes=list(batch_size or [1, 4, 16]),
                         quants=list(quant or ["none"]), dtype=dtype, device=device, attn=attn, max_pixels=max_pixels,
-                        password=password, repeat=repeat)
+                        password=password, repeat=repeat, decode=decode)
     result = run_bench(opts)
     if json_out:
         typer.echo(to_json(result))

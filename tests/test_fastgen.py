@@ -125,3 +125,16 @@ def test_local_backend_answers_are_the_same_with_and_without_the_fast_path(tiny_
     a, b = plain.generate(reqs), fast.generate(reqs)
     assert [(x.key, x.text, x.finish_reason, x.new_tokens) for x in a] == \
         [(x.key, x.text, x.finish_reason, x.new_tokens) for x in b]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl"])
+def test_cuda_graph_decoding_equals_generate_on_the_gpu(tiny_models, family):
+    b = LocalBackend(LoadOptions(str(tiny_models[family]), device="cuda", dtype="fp32", fast=False))
+    _, inputs = _inputs(b)
+    inputs = inputs.to("cuda")
+    ref = _generate(b, inputs, b.eos_ids)
+    stats = {}
+    got = fast_generate(b.model, inputs, max_new_tokens=NEW, eos_ids=b.eos_ids, pad_id=b.pad_id, stats=stats)
+    assert stats["mode"] == "graph"  # captured, not fallen back to eager
+    assert torch.equal(got, ref)

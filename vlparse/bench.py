@@ -64,6 +64,7 @@ class BenchOptions:
     max_pixels: int | None = None
     password: str | None = None
     repeat: int = 1  # runs per measurement; the fastest counts
+    decode: str = "auto"  # fast_generate's mode: auto | eager | static | graph
 
 
 @dataclass
@@ -229,6 +230,12 @@ def render_pages(path: str, numbers: list[int] | None, family: Family, budget: B
 
 
 # -- the two paths ------------------------------------------------------------------------------------------
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
 def _sync(device: str) -> None:
     import torch
 
@@ -293,7 +300,7 @@ def cookbook(backend, requests, new_tokens: int) -> dict[str, float]:
     return tot
 
 
-def vlparse_path(backend, requests, new_tokens: int, batch_size: int) -> dict[str, Any]:
+def vlparse_path(backend, requests, new_tokens: int, batch_size: int, mode: str = "auto") -> dict[str, Any]:
     """The local backend's batches (left-padded inputs) through fast_generate, EOS ignored."""
     from .backends.fastgen import fast_generate
 
@@ -305,7 +312,7 @@ def vlparse_path(backend, requests, new_tokens: int, batch_size: int) -> dict[st
         t_in = time.perf_counter() - t0
         st: dict[str, Any] = {}
         seqs = fast_generate(backend.model, inputs, max_new_tokens=new_tokens, eos_ids=backend.eos_ids,
-                             pad_id=backend.pad_id, ignore_eos=True, stats=st)
+                             pad_id=backend.pad_id, ignore_eos=True, mode=mode, stats=st)
         for row in seqs.cpu():
             backend.decode(row)
             tot["tokens"] += int(row.numel())
@@ -359,6 +366,12 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         raise UsageError("--new-tokens must be at least 2 (one prefill token, then decode steps)")
     if any(b < 1 for b in opts.batch_sizes):
         raise UsageError("--batch-size must be at least 1")
+    from .backends.fastgen import MODES
+
+    if opts.decode not in MODES:
+        raise UsageError(f"--decode must be one of {', '.join(MODES)} (got '{opts.decode}')")
+    if opts.decode == "graph" and not _cuda():
+        raise UsageError("--decode graph needs a CUDA GPU")
     for q in opts.quants:
         if q not in ("none", "8bit", "4bit"):
             raise UsageError(f"--quant must be none, 8bit or 4bit (got '{q}')")
@@ -396,7 +409,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
                                   pages=len(images), page_px=[w, h], visual_tokens=w * h // fam.factor**2,
                                   max_pixels=budget.max_pixels, new_tokens_per_page=opts.new_tokens,
                                   render_s_per_page=render_s / len(images))
-                _warm_up(backend, pages, opts.batch_sizes)
+                _warm_up(backend, pages, opts.batch_sizes, opts.decode)
                 runs = _measure(backend, pages, opts, quant, render_s)
                 baseline[quant] = runs[0]
                 for r in runs:
@@ -409,12 +422,12 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     return result
 
 
-def _warm_up(backend, pages, batch_sizes: list[int]) -> None:
+def _warm_up(backend, pages, batch_sizes: list[int], mode: str) -> None:
     """First calls pay one-off costs (allocator, kernel selection per shape, thread pools): not part of any
     figure. Each path and batch size gets one short untimed run."""
     cookbook(backend, pages[:1], 2)
     for bs in batch_sizes:
-        vlparse_path(backend, pages[:bs], 2, bs)
+        vlparse_path(backend, pages[:bs], 2, bs, mode)
 
 
 def _best(fn, repeat: int) -> dict[str, Any]:
@@ -437,7 +450,7 @@ def _measure(backend, pages, opts: BenchOptions, quant: str, render_s: float) ->
                     c["decode_s"], c["steps"], _peak(dev), weights, "generate"))
     for bs in opts.batch_sizes:
         _reset_peak(dev)
-        v = _best(lambda bs=bs: vlparse_path(backend, pages, opts.new_tokens, bs), opts.repeat)
+        v = _best(lambda bs=bs: vlparse_path(backend, pages, opts.new_tokens, bs, opts.decode), opts.repeat)
         runs.append(Run("vlparse", quant, bs, len(pages), v["tokens"], render_s, v["model_s"], v["prefill_s"],
                         v["decode_s"], v["steps"], _peak(dev), weights, v["mode"]))
         console.verbose(f"{quant} batch {bs}: {v['tokens'] / v['model_s']:.1f} tok/s")
