@@ -22,6 +22,7 @@ import json
 import platform
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -380,7 +381,9 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             raise UsageError("--check needs --random-weights ARCH")
         return {"check": parameter_check(opts.random_weights)}
     result: dict[str, Any] = {"definitions": DEFINITIONS, "runs": []}
-    with tempfile.TemporaryDirectory(prefix="vlparse-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="vlparse-bench-") as tmp, warnings.catch_warnings():
+        # bitsandbytes warns on every 8-bit matmul of a float32 model that it casts the inputs to float16
+        warnings.filterwarnings("ignore", message=".*inputs will be cast from")
         workdir = Path(tmp)
         pages = None
         baseline: dict[str, Run] = {}
