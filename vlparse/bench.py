@@ -22,7 +22,7 @@ import json
 import platform
 import tempfile
 import time
-import warnings
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -381,9 +381,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             raise UsageError("--check needs --random-weights ARCH")
         return {"check": parameter_check(opts.random_weights)}
     result: dict[str, Any] = {"definitions": DEFINITIONS, "runs": []}
-    with tempfile.TemporaryDirectory(prefix="vlparse-bench-") as tmp, warnings.catch_warnings():
-        # bitsandbytes warns on every 8-bit matmul of a float32 model that it casts the inputs to float16
-        warnings.filterwarnings("ignore", message=".*inputs will be cast from")
+    with tempfile.TemporaryDirectory(prefix="vlparse-bench-") as tmp, _quiet_bitsandbytes():
         workdir = Path(tmp)
         pages = None
         baseline: dict[str, Run] = {}
@@ -423,6 +421,20 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
                 _free(backend.device)
     result["peak_rss_gib"] = _peak_rss_gib()
     return result
+
+
+@contextmanager
+def _quiet_bitsandbytes():
+    """bitsandbytes logs a warning on every 8-bit matmul of a float32 model (inputs cast to float16)."""
+    import logging
+
+    log = logging.getLogger("bitsandbytes.autograd._functions")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 def _warm_up(backend, pages, batch_sizes: list[int], mode: str) -> None:
