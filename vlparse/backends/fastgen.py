@@ -69,8 +69,9 @@ def unsupported_reason(model) -> str | None:
 def _generate_fallback(model, inputs, max_new_tokens: int, eos_ids: list[int], pad_id: int, ignore_eos: bool):
     from transformers import GenerationConfig
 
-    cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id,
-                           eos_token_id=[] if ignore_eos else list(eos_ids))  # [] : no EOS (None would mean "the model's")
+    # explicit values: a None would be filled from the checkpoint's generation_config (e.g. a repetition penalty)
+    cfg = GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=pad_id, repetition_penalty=1.0,
+                           eos_token_id=[] if ignore_eos else list(eos_ids))  # []: no end token at all
     prompt_len = inputs["input_ids"].shape[1]
     with torch.inference_mode():
         return model.generate(**inputs, generation_config=cfg)[:, prompt_len:]
@@ -126,8 +127,9 @@ class _StaticKV:
 
     def update(self, key_states, value_states, layer_idx, *args, **kwargs):
         k, v = self.keys[layer_idx], self.values[layer_idx]
-        k.index_copy_(2, self.slot, key_states)
-        v.index_copy_(2, self.slot, value_states)
+        slot = self.slot if self.slot.device == k.device else self.slot.to(k.device)  # layers split over GPUs
+        k.index_copy_(2, slot, key_states)
+        v.index_copy_(2, slot, value_states)
         return k[:, :, : self.visible], v[:, :, : self.visible]
 
     def select_rows(self, rows: torch.Tensor) -> None:
@@ -143,7 +145,8 @@ class _Decoder:
         self.pad_id = pad_id
         self.ignore_eos = ignore_eos
         self.eos_list = list(eos_ids)
-        self.layers = [layer.forward for layer in self.lm.layers]
+        # the bound forward skips nn.Module's call machinery, unless a layer has hooks that must run
+        self.layers = [layer if _has_hooks(layer) else layer.forward for layer in self.lm.layers]
 
     # -- prefill ----------------------------------------------------------------------------------
     def _prefill(self, inputs) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -178,7 +181,7 @@ class _Decoder:
         if rope is None:
             rope = lm.rotary_emb(h, pos[1:])
         text_pos = pos[0]
-        for layer in self.layers:  # the bound forward: no module-call machinery per layer
+        for layer in self.layers:
             h = layer(h, attention_mask=mask, position_ids=text_pos, cache=self.kv, use_cache=True,
                       position_embeddings=rope)
         h = lm.norm(h)
@@ -372,6 +375,13 @@ def _trim(out: torch.Tensor, eos: torch.Tensor, ignore_eos: bool) -> torch.LongT
         length = int((is_eos.int().argmax(1) + 1).max())
         return out[:, :length]
     return out
+
+
+def _has_hooks(module: torch.nn.Module) -> bool:
+    from torch.nn.modules import module as m
+
+    return bool(module._forward_hooks or module._forward_pre_hooks or m._global_forward_hooks
+                or m._global_forward_pre_hooks)
 
 
 def _sync(device: torch.device) -> None:
