@@ -100,3 +100,11 @@ def test_random_weights_are_built_in_process_with_the_architectures_vocabulary(m
     reqs = bench._requests(images, load_prompt(fam, "doc"), budget, 3)
     assert bench.vlparse_path(backend, reqs, 3, 2)["tokens"] == 6
     assert bench.cookbook(backend, reqs, 3)["tokens"] == 6
+
+
+@pytest.mark.slow
+def test_a_family_without_a_document_prompt_is_benchmarked_with_its_grounding_prompt(cli, tiny_models):
+    r = cli("bench", "--model", tiny_models["qwen2-vl"], "--new-tokens", "3", "--batch-size", "2",
+            "--page-count", "2", "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["family"] == "qwen2-vl"

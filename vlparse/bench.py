@@ -218,6 +218,15 @@ def default_budget(family: Family, device: str, max_pixels: int | None) -> Budge
     return Budget(min(family.default_min_pixels(), max_pixels // 4), max_pixels)
 
 
+def bench_prompt(family: Family):
+    """The family's document-parsing prompt; for families without one (Qwen2-VL), its grounding prompt."""
+    from .prompting import fill_queries, load_prompt
+
+    if family.html:
+        return load_prompt(family, "doc")
+    return fill_queries(load_prompt(family, "ground"), ["text block", "table", "figure"])
+
+
 def render_pages(path: str, numbers: list[int] | None, family: Family, budget: Budget,
                  password: str | None) -> tuple[list, float]:
     """(page images at the model's native size, render seconds)."""
@@ -358,7 +367,6 @@ def _environment(backend) -> dict[str, Any]:
 
 def run_bench(opts: BenchOptions) -> dict[str, Any]:
     """Measure both paths; the result dictionary is what ``--json`` prints."""
-    from .prompting import load_prompt
     from .render import parse_page_selection
 
     if opts.repeat < 1:
@@ -402,7 +410,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
                         source = str(synthetic_pdf(workdir / "synthetic.pdf", count))
                         numbers = None
                     images, render_s = render_pages(source, numbers, fam, budget, opts.password)
-                    prompt = load_prompt(fam, "doc")
+                    prompt = bench_prompt(fam)
                     pages = _requests(images, prompt, budget, opts.new_tokens)
                     w, h = images[0].size
                     result.update(model=backend.model_name, family=fam.name, **_environment(backend),
