@@ -168,21 +168,10 @@ def random_backend(name: str, opts: BenchOptions, quant: str, workdir: Path):
 
 
 def adopt(model, processor, family: Family, device: str, dtype, name: str):
-    """A LocalBackend around a model built in this process (its batching, inputs and decoding as is).
-
-    LocalBackend only loads from a directory; this fills the attributes its __init__ sets.
-    """
+    """A LocalBackend around a model built in this process (its batching, inputs and decoding as is)."""
     from .backends.local import LocalBackend
 
-    b = LocalBackend.__new__(LocalBackend)
-    b.family, b.device, b.dtype, b.processor, b.model = family, device, dtype, processor, model
-    b.model_name, b.quant, b.fast = f"random-weights:{name}", "none", True
-    processor.tokenizer.padding_side = "left"
-    b.eos_ids = b._eos_ids()
-    tok = processor.tokenizer
-    b.pad_id = tok.pad_token_id if tok.pad_token_id is not None else b.eos_ids[0]
-    b.batch_size = 1
-    return b
+    return LocalBackend.from_loaded(model, processor, family, device, dtype, f"random-weights:{name}", batch_size=1)
 
 
 # -- pages --------------------------------------------------------------------------------------------------
@@ -295,7 +284,7 @@ def cookbook(backend, requests, new_tokens: int) -> dict[str, float]:
     for r in requests:
         clock = _StepClock(dev)
         t0 = time.perf_counter()
-        inputs = backend.build_inputs([r]).to(model.device)
+        inputs = backend.inputs.by_processor([r]).to(model.device)  # the cookbook's processor call
         with torch.inference_mode():
             out = model.generate(**inputs, max_new_tokens=new_tokens, do_sample=False, eos_token_id=[],
                                  pad_token_id=backend.pad_id, temperature=None, top_p=None, top_k=None,

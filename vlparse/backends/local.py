@@ -183,15 +183,30 @@ class LocalBackend(Backend):
             if is_oom(e):
                 raise OutOfMemoryError(OOM_HINT) from None
             raise
-        self.model.eval()
-        self.model_name = opts.model
-        self.quant = opts.quant
-        tok = self.processor.tokenizer
+        self._adopt(self.model, self.processor, opts.model, opts.quant, opts.batch_size, opts.fast)
+
+    @classmethod
+    def from_loaded(cls, model, processor, family: Family, device: str, dtype, name: str, *, quant: str = "none",
+                    batch_size: int | None = None, fast: bool = True) -> LocalBackend:
+        """A backend around a model already in memory (e.g. random weights built by ``vlparse bench``)."""
+        b = cls.__new__(cls)
+        b.family, b.device, b.dtype = family, device, dtype
+        b._adopt(model, processor, name, quant, batch_size, fast)
+        return b
+
+    def _adopt(self, model, processor, name: str, quant: str, batch_size: int | None, fast: bool) -> None:
+        from .model_inputs import InputBuilder
+
+        self.model, self.processor = model.eval(), processor
+        self.model_name = name
+        self.quant = quant
+        tok = processor.tokenizer
         tok.padding_side = "left"
         self.eos_ids = self._eos_ids()
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else self.eos_ids[0]
-        self.batch_size = opts.batch_size or self._default_batch_size()
-        self.fast = opts.fast
+        self.batch_size = batch_size or self._default_batch_size()
+        self.fast = fast
+        self.inputs = InputBuilder(processor, self.family.merge_size, self.family.patch_size)
 
     # -- helpers -------------------------------------------------------------------------------
     def _eos_ids(self) -> list[int]:
@@ -215,19 +230,7 @@ class LocalBackend(Backend):
 
     def build_inputs(self, requests: Sequence[Request]):
         """Chat-templated, left-padded model inputs for a batch (one image + text per request)."""
-        texts, images = [], []
-        for r in requests:
-            msgs = []
-            if r.prompt.system:
-                msgs.append({"role": "system", "content": [{"type": "text", "text": r.prompt.system}]})
-            msgs.append({"role": "user", "content": [{"type": "image"}, {"type": "text", "text": r.prompt.user}]})
-            texts.append(self.processor.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False))
-            images.append(r.image)
-        first = requests[0]
-        kwargs: dict[str, Any] = {}
-        if first.min_pixels and first.max_pixels:
-            kwargs["size"] = {"shortest_edge": first.min_pixels, "longest_edge": first.max_pixels}
-        inputs = self.processor(text=texts, images=images, return_tensors="pt", padding=True, **kwargs)
+        inputs = self.inputs.build(requests)
         self._check_geometry(requests, inputs["image_grid_thw"])
         return inputs
 
@@ -299,8 +302,9 @@ class LocalBackend(Backend):
             gen_kwargs.update(temperature=r0.temperature, top_p=0.95)
         else:  # silence "temperature is set but do_sample=False" from generation_config defaults
             gen_kwargs.update(temperature=None, top_p=None, top_k=None)
-        if r0.repetition_penalty != 1.0:
-            gen_kwargs["repetition_penalty"] = r0.repetition_penalty
+        # always explicit: a missing value would come from the checkpoint's generation_config (1.05 for the released
+        # Qwen2.5-VL), and the plain path would then disagree with the fast path and with the Decoding asked for
+        gen_kwargs["repetition_penalty"] = r0.repetition_penalty
         prompt_len = inputs["input_ids"].shape[1]
         if self.fast and not sample and r0.repetition_penalty == 1.0:
             from .fastgen import fast_generate
