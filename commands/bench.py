@@ -40,7 +40,7 @@ def bench(
     quant: Annotated[list[str] | None, typer.Option("--quant", help="none | 8bit | 4bit (repeat to measure "
                                                        "several) (default: none).", rich_help_panel=o.M)] = None,
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per measurement; the fastest counts (other work "
-                                        "on the machine only ever slows a run down).")] = 1,
+                                        "on the machine only ever slows a run down).")] = 3,
     decode: Annotated[str, typer.Option("--decode", help="vlparse's decode loop: auto (CUDA graphs on one GPU, else "
                                         "eager) | eager | graph | static (the graph's fixed-shape step run eagerly).",
                                         rich_help_panel=o.M)] = "auto",

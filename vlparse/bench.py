@@ -64,7 +64,7 @@ class BenchOptions:
     attn: str = "sdpa"
     max_pixels: int | None = None
     password: str | None = None
-    repeat: int = 1  # runs per measurement; the fastest counts
+    repeat: int = 3  # runs per measurement; the fastest counts (interference only ever slows a run)
     decode: str = "auto"  # fast_generate's mode: auto | eager | static | graph
 
 

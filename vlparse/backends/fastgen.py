@@ -147,6 +147,8 @@ class _Decoder:
         self.eos_list = list(eos_ids)
         # the bound forward skips nn.Module's call machinery, unless a layer has hooks that must run
         self.layers = [layer if _has_hooks(layer) else layer.forward for layer in self.lm.layers]
+        # decoder layers of the known Qwen VL shape run as their plain tensor operations (see _lean_layer)
+        self.lean = _lean_ok(self.lm)
 
     # -- prefill ----------------------------------------------------------------------------------
     def _prefill(self, inputs) -> tuple[torch.Tensor, torch.Tensor, Any]:
@@ -180,10 +182,15 @@ class _Decoder:
         h = lm.embed_tokens(tok)
         if rope is None:
             rope = lm.rotary_emb(h, pos[1:])
-        text_pos = pos[0]
-        for layer in self.layers:
-            h = layer(h, attention_mask=mask, position_ids=text_pos, cache=self.kv, use_cache=True,
-                      position_embeddings=rope)
+        if self.lean is not None:
+            cos, sin = rope
+            for idx, layer in enumerate(lm.layers):
+                h = _lean_layer(layer, idx, h, mask, cos, sin, self.kv, self.lean)
+        else:
+            text_pos = pos[0]
+            for layer in self.layers:
+                h = layer(h, attention_mask=mask, position_ids=text_pos, cache=self.kv, use_cache=True,
+                          position_embeddings=rope)
         h = lm.norm(h)
         logits = self.head(h[:, -1:, :])
         return logits[:, -1].to(dtype=torch.float32).argmax(-1)
@@ -375,6 +382,58 @@ def _trim(out: torch.Tensor, eos: torch.Tensor, ignore_eos: bool) -> torch.LongT
         length = int((is_eos.int().argmax(1) + 1).max())
         return out[:, :length]
     return out
+
+
+#: decoder layers whose forward is exactly: norm, attention (q/k/v projections, Qwen3's per-head q/k norms,
+#: rotary, cache, the attention interface, o projection), residual, norm, gated MLP, residual
+_LEAN_LAYERS = frozenset({"Qwen2VLDecoderLayer", "Qwen2_5_VLDecoderLayer", "Qwen3VLTextDecoderLayer"})
+
+
+def _lean_ok(lm):
+    """The rotary function of the layers' module when every layer can run as plain tensor operations, else None.
+
+    Plain ``nn.Linear`` projections only (quantised layers keep their own forward), no hooks anywhere (accelerate's
+    offloading, adapters), SDPA attention; the arithmetic is then the layer's own, op for op.
+    """
+    import sys
+
+    if lm.config._attn_implementation != "sdpa":
+        return None
+    rotary = None
+    for layer in lm.layers:
+        if type(layer).__name__ not in _LEAN_LAYERS or any(_has_hooks(m) for m in layer.modules()):
+            return None
+        attn, mlp = layer.self_attn, layer.mlp
+        linears = [attn.q_proj, attn.k_proj, attn.v_proj, attn.o_proj, mlp.gate_proj, mlp.up_proj, mlp.down_proj]
+        if any(type(m) is not torch.nn.Linear for m in linears):
+            return None
+        rotary = getattr(sys.modules[type(attn).__module__], "apply_rotary_pos_emb", None)
+        if rotary is None:
+            return None
+    return rotary
+
+
+def _lean_layer(layer, idx: int, h: torch.Tensor, mask, cos, sin, kv, rotary) -> torch.Tensor:
+    """One decoder layer for one new token per row, as the layer's forward computes it, minus the module calls."""
+    from torch.nn.functional import linear
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    attn, mlp = layer.self_attn, layer.mlp
+    b = h.shape[0]
+    x = layer.input_layernorm.forward(h)
+    q = linear(x, attn.q_proj.weight, attn.q_proj.bias).view(b, 1, -1, attn.head_dim)
+    k = linear(x, attn.k_proj.weight, attn.k_proj.bias).view(b, 1, -1, attn.head_dim)
+    v = linear(x, attn.v_proj.weight, attn.v_proj.bias).view(b, 1, -1, attn.head_dim).transpose(1, 2)
+    if hasattr(attn, "q_norm"):  # Qwen3-VL: RMSNorm over each head
+        q, k = attn.q_norm.forward(q), attn.k_norm.forward(k)
+    q, k = rotary(q.transpose(1, 2), k.transpose(1, 2), cos, sin)
+    k, v = kv.update(k, v, idx)
+    o, _ = sdpa_attention_forward(attn, q, k, v, mask, dropout=0.0, scaling=attn.scaling)
+    h = h + linear(o.reshape(b, 1, -1).contiguous(), attn.o_proj.weight, attn.o_proj.bias)
+    x = layer.post_attention_layernorm.forward(h)
+    gate = linear(x, mlp.gate_proj.weight, mlp.gate_proj.bias)
+    up = linear(x, mlp.up_proj.weight, mlp.up_proj.bias)
+    return h + linear(mlp.act_fn(gate) * up, mlp.down_proj.weight, mlp.down_proj.bias)
 
 
 def _has_hooks(module: torch.nn.Module) -> bool:
