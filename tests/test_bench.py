@@ -108,3 +108,12 @@ def test_a_family_without_a_document_prompt_is_benchmarked_with_its_grounding_pr
             "--page-count", "2", "--json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["family"] == "qwen2-vl"
+
+
+def test_released_architectures_keep_their_vocabulary_with_the_small_tokenizer():
+    from vlparse.families import get_family
+    from vlparse.synthetic import architectures, build_tokenizer, make_config, tiny_arch
+
+    tok = build_tokenizer(get_family("qwen2.5-vl"))
+    assert make_config(architectures()["qwen2.5-vl-7b"], tok).text_config.vocab_size == 152064
+    assert make_config(tiny_arch(get_family("qwen2.5-vl")), tok).text_config.vocab_size == len(tok)

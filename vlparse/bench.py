@@ -110,23 +110,16 @@ def _arch(name: str) -> dict[str, Any]:
     return archs[name]
 
 
-def _config(spec: dict[str, Any], tokenizer=None):
-    """The architecture's config; with ``tokenizer``, its special-token ids (vocabulary size kept: the model's)."""
-    from .synthetic import make_config
-
-    cfg = make_config(spec, tokenizer)
-    cfg.text_config.vocab_size = spec["text"]["vocab_size"]  # ids of the small tokenizer are all below it
-    return cfg
-
-
 def parameter_check(name: str) -> dict[str, Any]:
     """Build ``name`` on the meta device (no memory) and compare its parameter count with the published one."""
     import torch
     from transformers import AutoModelForImageTextToText
 
+    from .synthetic import make_config
+
     spec = _arch(name)
     with torch.device("meta"):
-        model = AutoModelForImageTextToText.from_config(_config(spec))
+        model = AutoModelForImageTextToText.from_config(make_config(spec))
     n = sum(p.numel() for p in model.parameters())
     published = spec.get("published_params")
     return {"architecture": name, "family": spec["family"], "class": type(model).__name__, "params": n,
@@ -139,14 +132,14 @@ def random_backend(name: str, opts: BenchOptions, quant: str, workdir: Path):
     from transformers import AutoModelForImageTextToText
 
     from .backends.local import LoadOptions, LocalBackend, _torch_dtype, resolve_device
-    from .synthetic import build_tokenizer, make_processor
+    from .synthetic import build_tokenizer, make_config, make_processor
 
     spec = _arch(name)
     fam = get_family(spec["family"])
     device = resolve_device(opts.device)
     dtype = _torch_dtype(opts.dtype, device)
     tokenizer = build_tokenizer(fam)
-    cfg = _config(spec, tokenizer)
+    cfg = make_config(spec, tokenizer)
     torch.manual_seed(0)
     with torch.device(device):
         model = AutoModelForImageTextToText.from_config(cfg, dtype=dtype, attn_implementation=opts.attn)

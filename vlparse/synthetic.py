@@ -118,7 +118,11 @@ def tiny_arch(family: Family) -> dict[str, Any]:
 
 
 def make_config(arch: dict[str, Any], tokenizer=None):
-    """A transformers config of the architecture; token ids follow ``tokenizer`` when given."""
+    """A transformers config of the architecture; token ids follow ``tokenizer`` when given.
+
+    A released architecture keeps its own vocabulary size (the small tokenizer's ids all lie below it, and the
+    parameter count stays the published one); the tiny one, which names none, gets the tokenizer's.
+    """
     from transformers import Qwen2_5_VLConfig, Qwen2VLConfig, Qwen3VLConfig
 
     cls = {"qwen2-vl": Qwen2VLConfig, "qwen2.5-vl": Qwen2_5_VLConfig, "qwen3-vl": Qwen3VLConfig}[arch["family"]]
@@ -126,7 +130,7 @@ def make_config(arch: dict[str, Any], tokenizer=None):
     ids: dict[str, int] = {}
     if tokenizer is not None:
         conv = tokenizer.convert_tokens_to_ids
-        text["vocab_size"] = len(tokenizer)
+        text.setdefault("vocab_size", len(tokenizer))
         ids = {"image_token_id": conv("<|image_pad|>"), "video_token_id": conv("<|video_pad|>"),
                "vision_start_token_id": conv("<|vision_start|>"), "vision_end_token_id": conv("<|vision_end|>")}
         text["bos_token_id"] = conv("<|endoftext|>")
