@@ -84,3 +84,23 @@ def test_family_lookup_and_aliases():
 
     with pytest.raises(ModelError, match="unknown model family"):
         get_family("llava")
+
+
+def test_model_size_is_a_fixed_point_of_the_processors_resize():
+    """The processor resizes the image it gets once more: what vlparse sends must come through unchanged."""
+    rng = random.Random(3)
+    for fam in (QWEN2_5_VL, QWEN3_VL):
+        for task in ("doc", "ground"):
+            budget = Budget(fam.default_min_pixels(), fam.default_max_pixels(task))
+            for _ in range(500):
+                w, h = rng.randint(30, 8000), rng.randint(30, 8000)
+                if max(w, h) / min(w, h) > 150:
+                    continue
+                mw, mh = model_size(fam, w, h, budget)
+                assert smart_resize(mh, mw, fam.factor, budget.min_pixels, budget.max_pixels) == (mh, mw)
+
+
+def test_a_budget_with_no_size_on_the_grid_is_a_clear_error():
+    tight = Budget(64 * 32 * 32, 64 * 32 * 32)  # exactly 64 visual tokens: almost no page shape fits
+    with pytest.raises(ValueError, match="widen --min-pixels/--max-pixels"):
+        model_size(QWEN3_VL, 1000, 1400, tight)

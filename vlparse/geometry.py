@@ -58,7 +58,15 @@ def model_size(family: Family, width: int, height: int, budget: Budget) -> tuple
     if family.fixed_size:
         return family.fixed_size, family.fixed_size
     h, w = smart_resize(height, width, family.factor, budget.min_pixels, budget.max_pixels)
-    return w, h
+    # the processor resizes the image it is given once more: the size must be a fixed point of the resize, which
+    # it is unless the budget is so narrow that flooring below max_pixels lands under min_pixels
+    for _ in range(4):
+        again = smart_resize(h, w, family.factor, budget.min_pixels, budget.max_pixels)
+        if again == (h, w):
+            return w, h
+        h, w = again
+    raise ValueError(f"no size on the {family.factor}-pixel grid lies between {budget.min_pixels:,} and "
+                     f"{budget.max_pixels:,} pixels for a {width:g}x{height:g} image; widen --min-pixels/--max-pixels")
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,10 @@ def page_target_size(family: Family, width_pt: float, height_pt: float, budget: 
         zoom = min(zoom, dpi / 72.0)
     if family.fixed_size:  # the model squashes every image to a square: render at the budget, keep the aspect
         return max(1, round(width_pt * zoom)), max(1, round(height_pt * zoom))
-    return model_size(family, width_pt * zoom, height_pt * zoom, budget)
+    try:
+        return model_size(family, width_pt * zoom, height_pt * zoom, budget)
+    except ValueError as e:
+        raise PageError(str(e)) from None
 
 
 class Source:
