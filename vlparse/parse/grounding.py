@@ -28,6 +28,7 @@ from typing import Any
 from ..families import ABSOLUTE, Family
 from ..geometry import Frame, clean_box, clean_point, fmt_box
 from ..model import Detection
+from .text import code_fences, strip_special_tokens
 
 #: keys that carry a box / a point in JSON answers (the first is what the Qwen models write)
 BOX_KEYS = ("bbox_2d", "bbox", "box_2d", "box", "bounding_box")
@@ -153,8 +154,6 @@ def _clean_label(s: str) -> str:
 
 # -- JSON: Qwen2.5-VL and Qwen3-VL -------------------------------------------------------------
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:```|\Z)", re.DOTALL)
-_SPECIAL = re.compile(r"<\|(?:im_end|endoftext|im_start)\|>")
 
 
 def _parse_json_answer(text: str, out: Grounding) -> tuple[list[_Raw], bool]:
@@ -162,7 +161,7 @@ def _parse_json_answer(text: str, out: Grounding) -> tuple[list[_Raw], bool]:
     values: list[Any] = []
     repairs: set[str] = set()
     cut = False
-    for segment in _json_segments(_SPECIAL.sub("", text)):
+    for segment in _json_segments(strip_special_tokens(text)):
         for chunk, truncated in _top_level_values(segment):
             value, fixes = _load(chunk)
             if value is None:
@@ -184,7 +183,7 @@ def _parse_json_answer(text: str, out: Grounding) -> tuple[list[_Raw], bool]:
 
 def _json_segments(text: str) -> list[str]:
     """Where the JSON is: the bodies of code fences that hold JSON, else the text from its first ``[``/``{``."""
-    bodies = [body for _, body in _FENCE.findall(text) if body.lstrip()[:1] in ("[", "{")]
+    bodies = [body for _, body in code_fences(text) if body.lstrip()[:1] in ("[", "{")]
     if bodies:
         return bodies
     m = _VALUE_START.search(text)

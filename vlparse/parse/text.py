@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import re
 
-_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n(.*?)(?:\r?\n```|\Z)", re.S)
-_SPECIAL_TAIL = re.compile(r"(<\|im_end\|>|<\|endoftext\|>)+\s*$")
+#: a fenced block: its language (maybe empty) and body; the newline after the opening fence is optional
+#: (```json[...]```), and an unterminated fence (a truncated answer) runs to the end of the text
+_FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\r?\n?(.*?)(?:\r?\n)?(?:```|\Z)", re.S)
+_SPECIAL = re.compile(r"<\|(?:im_end|endoftext|im_start)\|>")
+
+
+def strip_special_tokens(text: str) -> str:
+    """Chat-template tokens a server or decoder left in the answer."""
+    return _SPECIAL.sub("", text)
+
+
+def code_fences(text: str) -> list[tuple[str, str]]:
+    """(language, body) of every fenced block, in order."""
+    return _FENCE.findall(text)
 
 
 def strip_code_fence(text: str, prefer: str | None = None) -> str:
-    """The body of the first fenced block (of language ``prefer`` if there is one), else the text.
-
-    An unterminated fence (a truncated answer) yields everything after its opening line.
-    """
-    text = _SPECIAL_TAIL.sub("", text)
-    blocks = _FENCE.findall(text)
+    """The body of the first fenced block (of language ``prefer`` if there is one), else the text."""
+    text = strip_special_tokens(text)
+    blocks = code_fences(text)
     if not blocks:
         return text.strip()
     if prefer:
