@@ -37,15 +37,24 @@ class DocListener(Listener):
         return Document(run.source, self.family.name, self.model_name, run.ordered())
 
     def on_document(self, run: DocumentRun) -> None:
+        from functools import cache
+
+        from .render import page_images
+
         doc = self.document(run)
+
+        @cache
+        def images() -> list:  # rendered once for the review page and the overlays together
+            return page_images(doc.source, [p.info for p in doc.pages], self.opts.password)
+
         if self.formats:
             self.written += write_exports(doc, self.formats, lambda fmt: self.plan.path_for(run.source, fmt),
-                                          stdout=sys.stdout, password=self.opts.password)
+                                          stdout=sys.stdout, password=self.opts.password, images=images)
         if self.opts.overlay_dir:
             from .overlays import write_block_overlays
 
             self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source),
-                                                 password=self.opts.password)
+                                                 images=images())
 
 
 def run_doc(opts: DocOptions) -> int:

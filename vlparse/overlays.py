@@ -15,9 +15,7 @@ import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from . import console
 from .atomic import atomic_save_image
-from .errors import VlparseError
 from .model import FAILED, Document, PageResult
 
 #: one fixed colour per block type (see vlparse.parse.schema.BLOCK_TYPES)
@@ -113,20 +111,12 @@ def _by_source(results: Iterable[PageResult]) -> dict[str, list[PageResult]]:
 
 
 def _page_images(source: str, results: Sequence[PageResult], password: str | None):
-    """(result, copy of its page image in its pixel space) for each result; unreadable sources warn."""
-    from .render import open_source
+    """(result, its page image in its pixel space) for each result that has one."""
+    from .render import page_images
 
-    try:
-        with open_source(source, password=password) as src:
-            for r in results:
-                try:
-                    img = src.original_image(r.info.page, scale_to=(r.info.width_px, r.info.height_px))
-                except VlparseError as e:
-                    console.warn(f"{source} page {r.info.page}: no overlay ({e.message})")
-                    continue
-                yield r, img.convert("RGB").copy()
-    except VlparseError as e:
-        console.warn(f"{source}: no overlay ({e.message})")
+    for r, img in zip(results, page_images(source, [r.info for r in results], password)):
+        if img is not None:
+            yield r, img
 
 
 # -- ground ------------------------------------------------------------------------------------------
@@ -215,12 +205,19 @@ def _legend(draw, types: list[str], font, size: tuple[int, int]) -> None:
 
 
 def write_block_overlays(doc: Document, out_dir: str | Path, base_name: str | None = None, *,
-                         password: str | None = None) -> list[Path]:
-    """Per page of ``doc``, a PNG with its blocks drawn (type colours, legend); returns the files written."""
+                         password: str | None = None, images: Sequence | None = None) -> list[Path]:
+    """Per page of ``doc``, a PNG with its blocks drawn (type colours, legend); returns the files written.
+
+    ``images``: the pages' images (as :func:`vlparse.render.page_images` gives them), when already rendered.
+    """
+    from .render import page_images
+
     out = Path(out_dir)
     name = base_name or Path(doc.source).stem or "document"
+    if images is None:
+        images = page_images(doc.source, [p.info for p in doc.pages], password)
     written = []
-    for source, group in _by_source(doc.pages).items():
-        for r, img in _page_images(source, group, password):
+    for r, img in zip(doc.pages, images):
+        if img is not None and r.status != FAILED:
             written.append(atomic_save_image(out / f"{name}-p{r.info.page}.overlay.png", draw_blocks(img, r)))
     return written

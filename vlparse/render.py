@@ -336,6 +336,29 @@ def open_source(path: str, *, password: str | None = None) -> Source:
     raise InputError("neither a PDF nor an image vlparse can read")
 
 
+def page_images(source: str, pages, password: str | None = None) -> list:
+    """Each page's image in its own pixel space (the space of its ``bbox_px``), for drawing on.
+
+    ``pages``: :class:`~vlparse.model.PageInfo` objects (or anything with ``page``, ``width_px``, ``height_px``).
+    None stands for a page that has no pixel space (it failed) or that cannot be rendered now (warned).
+    """
+    from . import console
+
+    images: list = [None] * len(pages)
+    try:
+        with open_source(source, password=password) as src:
+            for i, info in enumerate(pages):
+                if not info.width_px or not info.height_px:
+                    continue
+                try:
+                    images[i] = src.original_image(info.page, scale_to=(info.width_px, info.height_px)).convert("RGB")
+                except VlparseError as e:
+                    console.warn(f"{source} page {info.page}: no page image ({e.message})")
+    except VlparseError as e:
+        console.warn(f"{source}: no page images ({e.message})")
+    return images
+
+
 def _short(e: BaseException) -> str:
     text = " ".join(str(e).split()) or type(e).__name__
     return text[:160]

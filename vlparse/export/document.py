@@ -36,20 +36,12 @@ def render_text(doc: Document, fmt: str) -> str:
     raise ValueError(f"{fmt} is not a text export")
 
 
-def page_images(doc: Document, password: str | None = None) -> list:
-    """The pages as images in their own pixel space (for review pages and overlays)."""
-    from ..render import open_source
+def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, password: str | None = None,
+                  images=None) -> list[Path]:
+    """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written.
 
-    images = []
-    with open_source(doc.source, password=password) as src:
-        for p in doc.pages:
-            images.append(src.original_image(p.info.page, scale_to=(p.info.width_px, p.info.height_px))
-                          if p.info.width_px else None)
-    return images
-
-
-def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, password: str | None = None) -> list[Path]:
-    """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written."""
+    ``images``: a function giving the pages' images (:func:`vlparse.render.page_images`), for the review page.
+    """
     written = []
     for fmt in formats:
         target = path_for(fmt)
@@ -64,7 +56,13 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
         if fmt == "review":
             from .review import render_review
 
-            text = render_review(doc, page_images(doc, password))
+            if images is None:
+                from ..render import page_images
+
+                pages = page_images(doc.source, [p.info for p in doc.pages], password)
+            else:
+                pages = images()
+            text = render_review(doc, pages)
         else:
             text = render_text(doc, fmt)
         if target is None:
