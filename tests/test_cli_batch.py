@@ -151,3 +151,28 @@ def test_kill_and_resume_processes_every_page_exactly_once(tmp_path, tiny_models
     assert [p["page"] for p in doc["pages"]] == list(range(1, 9))
     leftovers = [f for f in out.rglob("*") if f.name.endswith(".tmp")]
     assert not leftovers
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_keeps_finished_pages_and_exits_130(tmp_path, tiny_models):
+    pdf = make_pdf(tmp_path / "long.pdf", pages=8)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "vlparse", "doc", str(pdf), "-o", str(out), "--json", "--model",
+           str(tiny_models["qwen2.5-vl"]), "--max-new-tokens", "48", "--max-pixels", "150000", "--batch-size", "1",
+           "--retries", "0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    manifest = out / "manifest.jsonl"
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if manifest.exists() and len(manifest.read_text().splitlines()) >= 2:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "vlparse: error: interrupted (finished pages are kept" in err
+    done = [json.loads(x) for x in manifest.read_text().splitlines()]
+    assert 2 <= len(done) < 8 and not (out / "long.json").exists()
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0 and f"{len(done)} already done" in p.stderr
+    assert sorted(json.loads(x)["page"] for x in manifest.read_text().splitlines()) == list(range(1, 9))

@@ -43,12 +43,30 @@ def _root(
         console.configure(debug=True)
 
 
+class Interrupted(VlparseError):
+    exit_code = EXIT_INTERRUPTED
+
+
+def _interruptible(fn):
+    """Ctrl-C inside a command becomes :class:`Interrupted` (Typer would turn it into a silent exit 130)."""
+    import functools
+
+    @functools.wraps(fn)
+    def command(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted (finished pages are kept: rerun the same command to resume)") from None
+
+    return command
+
+
 def _register() -> None:
     from .commands import REGISTRY
 
     examples = []
     for name, fn, help_text, epilog in REGISTRY():
-        app.command(name, help=help_text, epilog=epilog)(fn)
+        app.command(name, help=help_text, epilog=epilog)(_interruptible(fn))
         first = epilog.split(":", 1)[-1].split(" | ")[0].strip() if epilog else ""
         if first:
             examples.append(first)
