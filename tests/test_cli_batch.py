@@ -120,23 +120,32 @@ def test_shell_pipeline_on_a_tiny_model(tmp_path, tiny_models):
         assert (tmp_path / "out" / name).exists()
 
 
-@pytest.mark.slow
-def test_kill_and_resume_processes_every_page_exactly_once(tmp_path, tiny_models):
+def _long_run(tmp_path, tiny_models) -> tuple[list[str], Path]:
+    """A page-at-a-time run over an 8-page PDF: (the command, its output directory)."""
     pdf = make_pdf(tmp_path / "long.pdf", pages=8)
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "vlparse", "doc", str(pdf), "-o", str(out), "--json", "--model",
            str(tiny_models["qwen2.5-vl"]), "--max-new-tokens", "48", "--max-pixels", "150000", "--batch-size", "1",
-           "--retries", "0", "--quiet"]
+           "--retries", "0"]
+    return cmd, out
+
+
+def _wait_for_pages(proc, manifest: Path, pages: int = 2) -> None:
+    """Until the manifest records ``pages`` finished pages (or the process ends)."""
+    deadline = time.time() + 240
+    while time.time() < deadline and proc.poll() is None:
+        if manifest.exists() and len(manifest.read_text().splitlines()) >= pages:
+            return
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_kill_and_resume_processes_every_page_exactly_once(tmp_path, tiny_models):
+    cmd, out = _long_run(tmp_path, tiny_models)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
     manifest = out / "manifest.jsonl"
-    deadline = time.time() + 240
-    while time.time() < deadline:
-        if manifest.exists() and len(manifest.read_text().splitlines()) >= 2:
-            break
-        if proc.poll() is not None:
-            break
-        time.sleep(0.02)
+    _wait_for_pages(proc, manifest)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     first = [json.loads(x) for x in manifest.read_text().splitlines()]
@@ -155,18 +164,10 @@ def test_kill_and_resume_processes_every_page_exactly_once(tmp_path, tiny_models
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_keeps_finished_pages_and_exits_130(tmp_path, tiny_models):
-    pdf = make_pdf(tmp_path / "long.pdf", pages=8)
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "vlparse", "doc", str(pdf), "-o", str(out), "--json", "--model",
-           str(tiny_models["qwen2.5-vl"]), "--max-new-tokens", "48", "--max-pixels", "150000", "--batch-size", "1",
-           "--retries", "0"]
+    cmd, out = _long_run(tmp_path, tiny_models)
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     manifest = out / "manifest.jsonl"
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if manifest.exists() and len(manifest.read_text().splitlines()) >= 2:
-            break
-        time.sleep(0.02)
+    _wait_for_pages(proc, manifest)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
