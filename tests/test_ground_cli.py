@@ -200,3 +200,13 @@ def test_end_to_end_on_the_tiny_qwen25_checkpoint(cli, tiny_models, scene):
     assert rec["family"] == "qwen2.5-vl" and rec["image"] == str(scene)
     assert rec["model_width"] % 28 == 0 and rec["model_width"] * rec["model_height"] <= 50000
     assert isinstance(rec["detections"], list) and isinstance(rec["raw"], str)
+
+
+def test_a_run_that_stops_early_leaves_no_partial_output_file(cli, tmp_path):
+    pdf = make_pdf(tmp_path / "two.pdf", pages=2)
+    answers = tmp_path / "answers.jsonl"  # page 1 only: page 2 fails, and --fail-fast stops the run there
+    answers.write_text(json.dumps({"page": 1, "output": '[{"bbox_2d": [1, 2, 30, 40], "label": "x"}]'}) + "\n")
+    out = tmp_path / "boxes.jsonl"
+    res = cli("ground", pdf, "x", "--family", "qwen2.5-vl", "--from-output", answers, "-o", out, "--fail-fast")
+    assert res.exit_code == 1 and "page 2" in res.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answers.jsonl", "two.pdf"]

@@ -73,15 +73,13 @@ class GroundListener(Listener):
     def __init__(self, opts: GroundOptions, plan, family, table: bool):
         self.opts, self.plan, self.family, self.table = opts, plan, family, table
         self.results: list[PageResult] = []
-        self._file = None
+        self._lines: list[str] = []  # -o FILE: written atomically when the run is complete
 
     def on_page(self, result: PageResult, doc: DocumentRun, resumed: bool) -> None:
         self.results.append(result)
         line = json.dumps(record(result, self.family.name), ensure_ascii=False) + "\n"
         if self.plan.mode == "file":
-            if self._file is None:
-                self._file = open(self.plan.root.with_name(self.plan.root.name + ".part"), "w", encoding="utf-8")
-            self._file.write(line)
+            self._lines.append(line)
         elif self.plan.mode == "dir":
             from .atomic import atomic_write_text
 
@@ -92,13 +90,10 @@ class GroundListener(Listener):
             sys.stdout.flush()
 
     def finish(self) -> None:
-        if self._file is not None:
-            import os
+        if self._lines:
+            from .atomic import atomic_write_text
 
-            self._file.flush()
-            os.fsync(self._file.fileno())
-            self._file.close()
-            os.replace(self._file.name, self.plan.root)
+            atomic_write_text(self.plan.root, "".join(self._lines))
         if self.table:
             print_table(self.results)
         if self.opts.coco:
