@@ -312,17 +312,13 @@ def _overlay(base, layer, idx: int) -> None:
 
 
 def _open_pdf(source: str, password: str | None):
-    import pymupdf
+    """The input PDF, opened and authenticated as the run opened it (render's checks and messages)."""
+    from ..render import PdfSource
 
     try:
-        pdf = pymupdf.open(source, filetype="pdf")
-    except Exception as e:  # noqa: BLE001 - MuPDF raises plain RuntimeErrors
-        raise InputError(f"{source}: cannot open the PDF for the searchable copy ({' '.join(str(e).split())[:120]})") \
-            from None
-    if pdf.needs_pass and not (password and pdf.authenticate(password)):
-        pdf.close()
-        raise InputError(f"{source}: the PDF is encrypted; the searchable copy needs its password (--password)")
-    return pdf
+        return PdfSource(source, password).doc  # the caller saves and closes it
+    except InputError as e:
+        raise InputError(f"{source}: {e.message}") from None
 
 
 def _image_pdf(source: str):
