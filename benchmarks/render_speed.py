@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pymupdf
 
-from vlparse.families import QWEN2_5_VL
-from vlparse.geometry import Budget
-from vlparse.render import open_source, page_target_size
+from vlparse.core.families import QWEN2_5_VL
+from vlparse.core.geometry import Budget
+from vlparse.pages.render import open_source, page_target_size
 
 LOREM = ("Revenue grew over the second quarter, driven by the new spectrometer line. Operating costs stayed flat "
          "while the order backlog reached a record high. ") * 6

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def REGISTRY():  # noqa: N802 - a constant-like accessor
     """(name, function, help, epilog) for every command, in the order ``--help`` lists them."""
-    from . import env
+    from vlparse.commands import env
 
     cmds = [env.COMMAND]
     for mod in ("doc", "ground", "render", "bench"):

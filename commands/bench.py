@@ -6,14 +6,14 @@ from typing import Annotated
 
 import typer
 
-from . import _options as o
+from vlparse.commands import _options as o
 
 P = o.B
 
 
 def bench(
     model: Annotated[str | None, typer.Option("--model", "-m", help="Local directory (or cached hub id) of a Qwen VL "
-                                              "checkpoint, e.g. a tiny one from vlparse.synthetic.build_checkpoint.",
+                                              "checkpoint, e.g. a tiny one from vlparse.tools.synthetic.build_checkpoint.",
                                               rich_help_panel=o.M)] = None,
     random_weights: Annotated[str | None, typer.Option(
         "--random-weights", metavar="ARCH", help="Build a random-weight model of a released architecture instead of "
@@ -48,8 +48,8 @@ def bench(
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of the table.")] = False,
     verbose: o.Verbose = False,
 ) -> int:
-    from vlparse import console
-    from vlparse.bench import BenchOptions, print_table, run_bench, to_json
+    from vlparse.run import console
+    from vlparse.tools.bench import BenchOptions, print_table, run_bench, to_json
 
     console.configure(verbose=verbose)
     opts = BenchOptions(model=model, random_weights=random_weights, check=check, pdf=pdf, pages=pages,

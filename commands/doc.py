@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import _options as o
+from vlparse.commands import _options as o
 
 E = "Exports"
 
@@ -42,9 +42,9 @@ def doc(
     recursive: o.Recursive = False, retries: o.Retries = 1, fail_fast: o.FailFast = False, force: o.Force = False,
     jsonl: o.Jsonl = False, quiet: o.Quiet = False, verbose: o.Verbose = False, prompt_file: o.PromptFile = None,
 ) -> int:
-    from vlparse import console
-    from vlparse.doc import DocOptions, run_doc
-    from vlparse.session import BackendOptions
+    from vlparse.run import console
+    from vlparse.run.doc import DocOptions, run_doc
+    from vlparse.backends.factory import BackendOptions
 
     console.configure(quiet=quiet, verbose=verbose)
     formats = [f for f, on in (("json", json_out), ("html", html), ("md", md), ("raw", raw), ("hocr", hocr),

@@ -11,7 +11,7 @@ def env(json_out: bool = typer.Option(False, "--json", help="Print machine-reada
     from rich.console import Console
     from rich.table import Table
 
-    from vlparse.environment import report
+    from vlparse.tools.environment import report
 
     info = report()
     if json_out:

@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import _options as o
+from vlparse.commands import _options as o
 
 E = "Output"
 
@@ -40,9 +40,9 @@ def ground(
     recursive: o.Recursive = False, retries: o.Retries = 1, fail_fast: o.FailFast = False, force: o.Force = False,
     jsonl: o.Jsonl = False, quiet: o.Quiet = False, verbose: o.Verbose = False, prompt_file: o.PromptFile = None,
 ) -> int:
-    from vlparse import console
-    from vlparse.ground import GroundOptions, run_ground, split_args
-    from vlparse.session import BackendOptions
+    from vlparse.run import console
+    from vlparse.run.ground import GroundOptions, run_ground, split_args
+    from vlparse.backends.factory import BackendOptions
 
     console.configure(quiet=quiet, verbose=verbose)
     if query:

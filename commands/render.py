@@ -6,7 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from . import _options as o
+from vlparse.commands import _options as o
 
 
 def render(
@@ -27,11 +27,11 @@ def render(
 ) -> int:
     import os
 
-    from vlparse import console
-    from vlparse.errors import UsageError
-    from vlparse.families import get_family
-    from vlparse.geometry import Budget
-    from vlparse.render_job import RenderOptions, run_render
+    from vlparse.run import console
+    from vlparse.core.errors import UsageError
+    from vlparse.core.families import get_family
+    from vlparse.core.geometry import Budget
+    from vlparse.run.render_job import RenderOptions, run_render
 
     console.configure(quiet=quiet)
     fam = get_family(family)

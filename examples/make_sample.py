@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pymupdf
 
-from vlparse.families import QWEN2_5_VL, QWEN3_VL
-from vlparse.geometry import Budget
-from vlparse.render import page_target_size
+from vlparse.core.families import QWEN2_5_VL, QWEN3_VL
+from vlparse.core.geometry import Budget
+from vlparse.pages.render import page_target_size
 
 HERE = Path(__file__).parent
 W, H = 595, 842  # A4 in points

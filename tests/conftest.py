@@ -23,7 +23,7 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> dict[str, Path]:
     """family name -> directory of a tiny random-weight checkpoint (built once per test session)."""
-    from vlparse.synthetic import build_checkpoint
+    from vlparse.tools.synthetic import build_checkpoint
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {fam: build_checkpoint(fam, root / fam) for fam in LOCAL_FAMILIES}
@@ -39,7 +39,7 @@ class CliResult:
 @pytest.fixture
 def cli(capsys, monkeypatch):
     """Run ``vlparse ARGS`` in-process; ``stdin`` text optional."""
-    from vlparse import console
+    from vlparse.run import console
     from vlparse.cli import main
 
     def run(*args: str, stdin: str | None = None) -> CliResult:

@@ -5,10 +5,12 @@ import sys
 import pytest
 from PIL import Image
 
-from vlparse.backends.base import Prompt, Request
+from vlparse.backends.base import Request
+
+from vlparse.core.prompt import Prompt
 from vlparse.backends.local import LoadOptions, LocalBackend
-from vlparse.errors import EXIT_MODEL, EXIT_OOM, ModelError, OutOfMemoryError, UsageError
-from vlparse.geometry import Budget, model_size
+from vlparse.core.errors import EXIT_MODEL, EXIT_OOM, ModelError, OutOfMemoryError, UsageError
+from vlparse.core.geometry import Budget, model_size
 
 pytestmark = pytest.mark.slow
 

@@ -19,15 +19,16 @@ from pdfs import make_pdf
 from PIL import Image
 
 from vlparse.backends import openai as openai_mod
-from vlparse.backends.base import Prompt, Request
+from vlparse.backends.base import Request
+from vlparse.core.prompt import Prompt
 from vlparse.backends.openai import (
     OpenAIBackend,
     normalise_base_url,
     retry_delay,
     served_models,
 )
-from vlparse.errors import EXIT_BACKEND, BackendError, UsageError
-from vlparse.families import get_family
+from vlparse.core.errors import EXIT_BACKEND, BackendError, UsageError
+from vlparse.core.families import get_family
 
 QWEN25 = get_family("qwen2.5-vl")
 QWEN3 = get_family("qwen3-vl")
@@ -322,8 +323,8 @@ def page_answer(page: int) -> str:
 
 def rendered_pages(pdf: Path, family=QWEN25, task: str = "doc") -> dict[int, Image.Image]:
     """The page images vlparse renders for the model (the same code path as a run)."""
-    from vlparse.geometry import Budget
-    from vlparse.render import open_source
+    from vlparse.core.geometry import Budget
+    from vlparse.pages.render import open_source
 
     budget = Budget(family.default_min_pixels(), family.default_max_pixels(task))
     with open_source(str(pdf)) as src:
@@ -331,7 +332,7 @@ def rendered_pages(pdf: Path, family=QWEN25, task: str = "doc") -> dict[int, Ima
 
 
 def test_doc_through_a_server_gives_the_same_json_as_from_output(tmp_path, cli):
-    from vlparse.prompting import load_prompt
+    from vlparse.run.prompts import load_prompt
 
     pdf = make_pdf(tmp_path / "file.pdf", pages=3, rotate={2: 90})
     images = rendered_pages(pdf)

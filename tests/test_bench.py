@@ -5,9 +5,9 @@ import json
 import pytest
 from pdfs import make_pdf
 
-from vlparse import bench
-from vlparse.families import get_family
-from vlparse.synthetic import architectures, tiny_arch
+from vlparse.tools import bench
+from vlparse.core.families import get_family
+from vlparse.tools.synthetic import architectures, tiny_arch
 
 FIELDS = {"path", "quant", "batch_size", "pages", "new_tokens", "pages_per_s", "output_tok_per_s", "decode_tok_per_s",
           "ms_per_decode_step", "prefill_s_per_page", "peak_gpu_mem_gib", "weights_gib", "render_share", "speedup",
@@ -95,7 +95,7 @@ def test_random_weights_are_built_in_process_with_the_architectures_vocabulary(m
     fam = backend.family
     budget = bench.default_budget(fam, "cpu", None)
     images, _ = bench.render_pages(str(bench.synthetic_pdf(tmp_path / "s.pdf", 2)), None, fam, budget, None)
-    from vlparse.prompting import load_prompt
+    from vlparse.run.prompts import load_prompt
 
     reqs = bench._requests(images, load_prompt(fam, "doc"), budget, 3)
     assert bench.vlparse_path(backend, reqs, 3, 2)["tokens"] == 6
@@ -111,8 +111,8 @@ def test_a_family_without_a_document_prompt_is_benchmarked_with_its_grounding_pr
 
 
 def test_released_architectures_keep_their_vocabulary_with_the_small_tokenizer():
-    from vlparse.families import get_family
-    from vlparse.synthetic import architectures, build_tokenizer, make_config, tiny_arch
+    from vlparse.core.families import get_family
+    from vlparse.tools.synthetic import architectures, build_tokenizer, make_config, tiny_arch
 
     tok = build_tokenizer(get_family("qwen2.5-vl"))
     assert make_config(architectures()["qwen2.5-vl-7b"], tok).text_config.vocab_size == 152064

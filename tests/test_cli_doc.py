@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from pdfs import make_pdf, word_rect_displayed
-from vlparse.families import get_family
-from vlparse.geometry import Budget, model_size
+from vlparse.core.families import get_family
+from vlparse.core.geometry import Budget, model_size
 
 
 def _page_model_size(family: str, w_pt: float, h_pt: float) -> tuple[int, int]:

@@ -11,9 +11,9 @@ from pdfs import make_pdf
 from PIL import Image, ImageDraw
 
 from vlparse.export.coco import build_coco, write_coco
-from vlparse.geometry import Frame
-from vlparse.model import Block, Detection, Document, PageInfo, PageResult
-from vlparse.overlays import BLOCK_COLOURS, colour_for, write_block_overlays, write_detection_overlays
+from vlparse.core.geometry import Frame
+from vlparse.core.results import Block, Detection, Document, PageInfo, PageResult
+from vlparse.export.overlays import BLOCK_COLOURS, colour_for, write_block_overlays, write_detection_overlays
 from vlparse.parse.schema import BLOCK_TYPES
 
 

@@ -17,15 +17,15 @@ from lxml import etree, html
 from pdfs import WORDS, make_pdf, word_rect_displayed
 from PIL import Image, ImageDraw
 
-from vlparse.errors import InputError, UsageError
+from vlparse.core.errors import InputError, UsageError
 from vlparse.export.alto import ALTO_NS, render_alto, tag_id
 from vlparse.export.hocr import CAPABILITIES, FLOAT_CLASS, render_hocr
 from vlparse.export.lines import int_box
 from vlparse.export.searchable_pdf import spread, write_searchable_pdf
-from vlparse.families import QWEN2_5_VL
-from vlparse.geometry import Budget, Frame
-from vlparse.model import FAILED, Block, Document, PageInfo, PageResult
-from vlparse.render import open_source
+from vlparse.core.families import QWEN2_5_VL
+from vlparse.core.geometry import Budget, Frame
+from vlparse.core.results import FAILED, Block, Document, PageInfo, PageResult
+from vlparse.pages.render import open_source
 
 XHTML = "{http://www.w3.org/1999/xhtml}"
 A = f"{{{ALTO_NS}}}"

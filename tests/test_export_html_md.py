@@ -8,7 +8,7 @@ from test_parse_html import DATA, FRAME3, FRAME25, Q3, Q25, parse
 
 from vlparse.export.html import render_html
 from vlparse.export.markdown import escape_text, render_markdown
-from vlparse.model import Block, Document, PageInfo, PageResult
+from vlparse.core.results import Block, Document, PageInfo, PageResult
 
 
 def page(name: str, number: int, family=Q25, frame=FRAME25) -> PageResult:

@@ -6,10 +6,12 @@ import pytest
 import torch
 from PIL import Image
 
-from vlparse.backends.base import Prompt, Request
+from vlparse.backends.base import Request
+
+from vlparse.core.prompt import Prompt
 from vlparse.backends.fastgen import fast_generate, unsupported_reason
 from vlparse.backends.local import LoadOptions, LocalBackend
-from vlparse.geometry import Budget, model_size
+from vlparse.core.geometry import Budget, model_size
 
 pytestmark = pytest.mark.slow
 

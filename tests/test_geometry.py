@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from vlparse.families import FAMILIES, QWEN2_5_VL, QWEN3_VL, QWEN_VL, get_family
-from vlparse.geometry import Budget, Frame, clean_box, clean_point, model_size, smart_resize
+from vlparse.core.families import FAMILIES, QWEN2_5_VL, QWEN3_VL, QWEN_VL, get_family
+from vlparse.core.geometry import Budget, Frame, clean_box, clean_point, model_size, smart_resize
 
 
 def test_smart_resize_matches_transformers_bit_for_bit():
@@ -80,7 +80,7 @@ def test_family_lookup_and_aliases():
     assert get_family("Qwen2_5_VL") is QWEN2_5_VL
     assert get_family("qwen3vl").factor == 32
     assert {f.factor for f in FAMILIES.values()} == {28, 32}
-    from vlparse.errors import ModelError
+    from vlparse.core.errors import ModelError
 
     with pytest.raises(ModelError, match="unknown model family"):
         get_family("llava")

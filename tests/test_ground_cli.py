@@ -67,9 +67,9 @@ def test_qwen25_uses_the_same_pixel_budget_as_the_run(cli, scene):
 
 
 def test_pdf_page_gives_pixels_and_points(cli, tmp_path):
-    from vlparse.families import get_family
-    from vlparse.geometry import Budget
-    from vlparse.render import page_target_size
+    from vlparse.core.families import get_family
+    from vlparse.core.geometry import Budget
+    from vlparse.pages.render import page_target_size
 
     pdf = make_pdf(tmp_path / "report.pdf", pages=3)
     fam = get_family("qwen2.5-vl")
@@ -167,7 +167,7 @@ def test_coco_and_overlay_outputs(cli, scene, tmp_path):
 
 
 def test_table_on_a_terminal(cli, scene, monkeypatch):
-    from vlparse import console
+    from vlparse.run import console
 
     monkeypatch.setattr(console, "stdout_is_tty", lambda: True)
     res = cli("ground", scene, "red car", "--family", "qwen3-vl", "--from-output", DATA / "qwen2.5-vl-messy.txt")

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from vlparse.families import get_family
-from vlparse.geometry import Frame
+from vlparse.core.families import get_family
+from vlparse.core.geometry import Frame
 from vlparse.parse.grounding import parse_grounding
 
 DATA = Path(__file__).parent / "data" / "ground"

@@ -3,10 +3,12 @@
 import pytest
 from PIL import Image
 
-from vlparse.backends.base import Prompt, Request
+from vlparse.backends.base import Request
+
+from vlparse.core.prompt import Prompt
 from vlparse.backends.local import LoadOptions, LocalBackend
 from vlparse.backends.model_inputs import _same
-from vlparse.geometry import Budget, model_size
+from vlparse.core.geometry import Budget, model_size
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from vlparse.families import get_family
-from vlparse.geometry import Frame
-from vlparse.model import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, PageInfo
+from vlparse.core.families import get_family
+from vlparse.core.geometry import Frame
+from vlparse.core.results import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, PageInfo
 from vlparse.parse import schema
 from vlparse.parse.html import (
     check_structure,

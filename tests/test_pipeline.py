@@ -6,12 +6,12 @@ import pytest
 
 from pdfs import make_pdf
 from vlparse.backends.base import Answer, Backend
-from vlparse.errors import OutOfMemoryError
-from vlparse.families import QWEN2_5_VL
-from vlparse.geometry import Budget
-from vlparse.pipeline import RunConfig, Runner
-from vlparse.prompting import load_prompt
-from vlparse.tasks import Decoding, Task
+from vlparse.core.errors import OutOfMemoryError
+from vlparse.core.families import QWEN2_5_VL
+from vlparse.core.geometry import Budget
+from vlparse.run.pipeline import RunConfig, Runner
+from vlparse.run.prompts import load_prompt
+from vlparse.run.tasks import Decoding, Task
 
 GOOD = '<html><body><h1 data-bbox="10 10 200 60">Title</h1><p data-bbox="10 80 300 120">Body</p></body></html>'
 

@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from pdfs import make_pdf, word_rect_displayed
-from vlparse.errors import InputError, UsageError
-from vlparse.families import QWEN2_5_VL, QWEN3_VL, QWEN_VL
-from vlparse.geometry import Budget, smart_resize
-from vlparse.render import open_source, page_target_size, parse_page_selection
+from vlparse.core.errors import InputError, UsageError
+from vlparse.core.families import QWEN2_5_VL, QWEN3_VL, QWEN_VL
+from vlparse.core.geometry import Budget, smart_resize
+from vlparse.pages.render import open_source, page_target_size, parse_page_selection
 
 
 def _ink_box(img: Image.Image, region=None) -> tuple[int, int, int, int]:
@@ -98,7 +98,7 @@ def test_qwen_vl_pages_keep_their_aspect_and_the_model_gets_448_square(tmp_path)
 
 
 def test_page_target_size_guards():
-    from vlparse.render import PageError
+    from vlparse.pages.render import PageError
 
     with pytest.raises(PageError, match="no area"):
         page_target_size(QWEN2_5_VL, 0, 100, _budget(QWEN2_5_VL))
@@ -219,7 +219,7 @@ def test_render_does_not_import_torch(tmp_path):
 def test_inputs_from_directories_globs_and_stdin(tmp_path):
     import io
 
-    from vlparse.inputs import expand_inputs
+    from vlparse.pages.inputs import expand_inputs
 
     (tmp_path / "d" / "sub").mkdir(parents=True)
     for name in ("d/a.pdf", "d/b.png", "d/sub/c.jpg", "d/notes.txt", "d/.hidden.pdf"):
@@ -245,7 +245,7 @@ def test_render_in_parallel_processes_keeps_page_order(tmp_path, cli):
 
 
 def test_grey_pages_are_written_as_one_channel_pngs_with_the_same_pixels(tmp_path, cli):
-    from vlparse.render_job import compact
+    from vlparse.run.render_job import compact
 
     colour = Image.new("RGB", (40, 30), "white")
     colour.putpixel((3, 3), (200, 10, 10))

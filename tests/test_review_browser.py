@@ -21,8 +21,8 @@ import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from vlparse.export.review import render_review
-from vlparse.geometry import Frame
-from vlparse.model import FAILED, Block, Document, PageInfo, PageResult
+from vlparse.core.geometry import Frame
+from vlparse.core.results import FAILED, Block, Document, PageInfo, PageResult
 
 CHROMIUM = next((p for p in (shutil.which("chromium"), shutil.which("chromium-browser"), "/usr/bin/chromium")
                  if p and os.path.exists(p)), None)
@@ -221,7 +221,7 @@ def test_boxes_sit_on_their_blocks_at_any_width(browser):
     chrome.resize(1400, 1000)
     wide = chrome.js(MEASURE)
     _check_boxes(wide)
-    from vlparse.overlays import colour_for
+    from vlparse.export.overlays import colour_for
 
     r, g, b = colour_for("heading")
     assert wide[1]["border"] == f"rgb({r}, {g}, {b})"  # the type's colour

@@ -5,15 +5,17 @@ from pathlib import Path
 
 import pytest
 
-from vlparse.backends.base import Prompt, Request
+from vlparse.backends.base import Request
+
+from vlparse.core.prompt import Prompt
 from vlparse.backends.recorded import RecordedBackend, load_recorded
-from vlparse.errors import UsageError
-from vlparse.families import QWEN2_5_VL
-from vlparse.geometry import Frame
-from vlparse.model import FAILED, OK, REPETITION, TRUNCATED, Block, PageInfo, PageResult
-from vlparse.outputs import plan_outputs, unique_names
-from vlparse.store import Store, doc_id, fingerprint
-from vlparse.tasks import Decoding, next_decoding, quality
+from vlparse.core.errors import UsageError
+from vlparse.core.families import QWEN2_5_VL
+from vlparse.core.geometry import Frame
+from vlparse.core.results import FAILED, OK, REPETITION, TRUNCATED, Block, PageInfo, PageResult
+from vlparse.run.outputs import plan_outputs, unique_names
+from vlparse.run.store import Store, doc_id, fingerprint
+from vlparse.run.tasks import Decoding, next_decoding, quality
 
 
 def _result(source="a.pdf", page=1, status=OK, blocks=1):
@@ -118,7 +120,7 @@ def test_retry_plan_and_quality():
 def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     import os
 
-    from vlparse.atomic import atomic_write_text
+    from vlparse.run.atomic import atomic_write_text
 
     mask = os.umask(0o022)
     try:

@@ -1,3 +1,3 @@
-from .cli import run
+from vlparse.cli import run
 
 run()

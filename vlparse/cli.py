@@ -10,8 +10,9 @@ import sys
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
-from . import __version__, console
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, VlparseError
+from vlparse import __version__
+from vlparse.run import console
+from vlparse.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, VlparseError
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 all done; 1 some inputs or pages failed; 2 usage error or unreadable input; "
@@ -62,7 +63,7 @@ def _interruptible(fn):
 
 
 def _register() -> None:
-    from .commands import REGISTRY
+    from vlparse.commands import REGISTRY
 
     examples = []
     for name, fn, help_text, epilog in REGISTRY():

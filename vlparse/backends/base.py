@@ -13,16 +13,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..families import Family
+from vlparse.core.families import Family
+from vlparse.core.prompt import Prompt
 
 if TYPE_CHECKING:  # pragma: no cover
     from PIL.Image import Image
-
-
-@dataclass(frozen=True)
-class Prompt:
-    system: str | None
-    user: str
 
 
 @dataclass

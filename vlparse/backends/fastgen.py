@@ -100,7 +100,7 @@ def fast_generate(model, inputs, *, max_new_tokens: int, eos_ids: list[int], pad
         raise ValueError("mode 'graph' needs CUDA")
     reason = unsupported_reason(model)
     if reason is not None:
-        from .. import console
+        from vlparse.run import console
 
         console.verbose(f"fast generation does not apply ({reason}); using generate")
         t0 = time.perf_counter()
@@ -316,7 +316,7 @@ class _Decoder:
                 try:
                     self._graph_for(self._bucket(self.host_slot + 1)).replay()
                 except Exception as e:  # noqa: BLE001 - any capture failure: the eager step is always right
-                    from .. import console
+                    from vlparse.run import console
 
                     console.verbose(f"CUDA graph capture failed ({type(e).__name__}: {' '.join(str(e).split())[:120]}); "
                                     "decoding without graphs")

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelError, OutOfMemoryError, UsageError
-from ..families import Family, family_from_model_type, get_family
-from .base import Answer, Backend, Request
+from vlparse.core.errors import ModelError, OutOfMemoryError, UsageError
+from vlparse.core.families import Family, family_from_model_type, get_family
+from vlparse.backends.base import Answer, Backend, Request
 
 DTYPES = ("auto", "bf16", "fp16", "fp32")
 QUANTS = ("none", "8bit", "4bit")
@@ -125,7 +125,7 @@ def _quiet_transformers() -> None:
     """No weight-loading progress bars or advice on stderr unless --verbose (stderr is for vlparse's own lines)."""
     from transformers.utils import logging as hf_logging
 
-    from .. import console
+    from vlparse.run import console
 
     if not console.verbose_enabled():
         hf_logging.set_verbosity_error()
@@ -195,7 +195,7 @@ class LocalBackend(Backend):
         return b
 
     def _adopt(self, model, processor, name: str, quant: str, batch_size: int | None, fast: bool) -> None:
-        from .model_inputs import InputBuilder
+        from vlparse.backends.model_inputs import InputBuilder
 
         self.model, self.processor = model.eval(), processor
         self.model_name = name
@@ -307,7 +307,7 @@ class LocalBackend(Backend):
         gen_kwargs["repetition_penalty"] = r0.repetition_penalty
         prompt_len = inputs["input_ids"].shape[1]
         if self.fast and not sample and r0.repetition_penalty == 1.0:
-            from .fastgen import fast_generate
+            from vlparse.backends.fastgen import fast_generate
 
             seqs = fast_generate(self.model, inputs, max_new_tokens=r0.max_new_tokens, eos_ids=self.eos_ids,
                                  pad_id=self.pad_id)

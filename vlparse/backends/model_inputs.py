@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from .base import Prompt, Request
+from vlparse.backends.base import Request
+
+from vlparse.core.prompt import Prompt
 
 
 def chat_messages(prompt: Prompt) -> list[dict]:
@@ -110,7 +112,7 @@ class InputBuilder:
             reference = self.by_processor(requests)
             self.verified = _same(fast, reference)
             if not self.verified:
-                from .. import console
+                from vlparse.run import console
 
                 console.verbose("model inputs built from cached prompt ids differ from the processor's; "
                                 "using the processor")

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from .. import console
-from ..errors import BackendError, UsageError
-from ..families import Family, guess_family_from_name
-from .base import Answer, Backend, Request
+from vlparse.run import console
+from vlparse.core.errors import BackendError, UsageError
+from vlparse.core.families import Family, guess_family_from_name
+from vlparse.backends.base import Answer, Backend, Request
 
 #: answers worth another try: overloaded, rate-limited, restarting, gateway trouble
 RETRY_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})

@@ -16,9 +16,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import UsageError
-from ..families import Family
-from .base import Answer, Backend, Request
+from vlparse.core.errors import UsageError
+from vlparse.core.families import Family
+from vlparse.backends.base import Answer, Backend, Request
 
 _PAGE_FILE = re.compile(r"^page[-_]?0*(\d+)\.(html?|txt|json|md)$", re.I)
 

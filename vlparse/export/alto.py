@@ -29,10 +29,10 @@ from __future__ import annotations
 
 from lxml import etree
 
-from .. import __version__
-from ..errors import VlparseError
-from ..model import Block, Document
-from .lines import PICTURE_TYPES, block_lines, int_box, source_name, xml_text
+from vlparse import __version__
+from vlparse.core.errors import VlparseError
+from vlparse.core.results import Block, Document
+from vlparse.export.lines import PICTURE_TYPES, block_lines, int_box, source_name, xml_text
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"

@@ -21,8 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..atomic import atomic_write_text
-from ..model import Detection
+from vlparse.run.atomic import atomic_write_text
+from vlparse.core.results import Detection
 
 UNLABELLED = "unlabelled"
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..atomic import atomic_write_text
-from ..model import Document
+from vlparse.run.atomic import atomic_write_text
+from vlparse.core.results import Document
 
 DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review")
 
@@ -15,22 +15,22 @@ def render_text(doc: Document, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(doc.to_dict(), ensure_ascii=False, indent=2) + "\n"
     if fmt == "html":
-        from .html import render_html
+        from vlparse.export.html import render_html
 
         return render_html(doc)
     if fmt == "md":
-        from .markdown import render_markdown
+        from vlparse.export.markdown import render_markdown
 
         return render_markdown(doc)
     if fmt == "raw":
         return "".join(json.dumps({"source": doc.source, "page": p.info.page, "output": p.raw}, ensure_ascii=False)
                        + "\n" for p in doc.pages)
     if fmt == "hocr":
-        from .hocr import render_hocr
+        from vlparse.export.hocr import render_hocr
 
         return render_hocr(doc)
     if fmt == "alto":
-        from .alto import render_alto
+        from vlparse.export.alto import render_alto
 
         return render_alto(doc)
     raise ValueError(f"{fmt} is not a text export")
@@ -40,13 +40,13 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
                   images=None) -> list[Path]:
     """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written.
 
-    ``images``: a function giving the pages' images (:func:`vlparse.render.page_images`), for the review page.
+    ``images``: a function giving the pages' images (:func:`vlparse.pages.render.page_images`), for the review page.
     """
     written = []
     for fmt in formats:
         target = path_for(fmt)
         if fmt == "searchable-pdf":
-            from .searchable_pdf import write_searchable_pdf
+            from vlparse.export.searchable_pdf import write_searchable_pdf
 
             if target is None:
                 raise ValueError("a searchable PDF cannot go to stdout")
@@ -54,10 +54,10 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
             written.append(target)
             continue
         if fmt == "review":
-            from .review import render_review
+            from vlparse.export.review import render_review
 
             if images is None:
-                from ..render import page_images
+                from vlparse.pages.render import page_images
 
                 pages = page_images(doc.source, [p.info for p in doc.pages], password)
             else:

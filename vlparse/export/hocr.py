@@ -21,9 +21,9 @@ from pathlib import PurePath
 
 from lxml import etree
 
-from .. import __version__
-from ..model import Block, Document, PageResult
-from .lines import block_lines, int_box, source_name, xml_text
+from vlparse import __version__
+from vlparse.core.results import Block, Document, PageResult
+from vlparse.export.lines import block_lines, int_box, source_name, xml_text
 
 XHTML = "http://www.w3.org/1999/xhtml"
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from ..model import OK, Block, Document, PageResult
-from ..parse.sanitize import sanitize_fragment
+from vlparse.core.results import OK, Block, Document, PageResult
+from vlparse.parse.sanitize import sanitize_fragment
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 

@@ -10,7 +10,7 @@ import math
 import re
 from pathlib import PurePath
 
-from ..model import Block
+from vlparse.core.results import Block
 
 #: blocks whose content is a picture: no text line unless the answer gave text for them
 PICTURE_TYPES = frozenset({"figure", "chart"})

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import re
 
-from ..model import OK, Block, Document, PageResult
-from ..parse.sanitize import sanitize_fragment
+from vlparse.core.results import OK, Block, Document, PageResult
+from vlparse.parse.sanitize import sanitize_fragment
 
 _LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[+\-*](?=\s|$)|\d{1,9}[.)](?=\s|$))")
 _BACKTICKS = re.compile(r"`+")

@@ -22,10 +22,10 @@ from collections import Counter
 from html import escape
 from pathlib import PurePath
 
-from .. import __version__
-from ..model import FAILED, OK, Block, Document, PageResult
-from ..overlays import colour_for
-from ..parse.sanitize import sanitize_fragment
+from vlparse import __version__
+from vlparse.core.results import FAILED, OK, Block, Document, PageResult
+from vlparse.export.overlays import colour_for
+from vlparse.parse.sanitize import sanitize_fragment
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 TIP_CHARS = 280  # text shown in a box's tooltip

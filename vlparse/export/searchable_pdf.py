@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from ..atomic import atomic_write_bytes
-from ..errors import InputError, UsageError
-from ..model import Block, Document, PageResult
-from .lines import PICTURE_TYPES, answer_lines, one_line
+from vlparse.run.atomic import atomic_write_bytes
+from vlparse.core.errors import InputError, UsageError
+from vlparse.core.results import Block, Document, PageResult
+from vlparse.export.lines import PICTURE_TYPES, answer_lines, one_line
 
 FONT_NAME = "VlpText"  # resource name of the layer's font
 BUILTIN_FONT = "cjk"  # MuPDF's Droid Sans Fallback
@@ -313,7 +313,7 @@ def _overlay(base, layer, idx: int) -> None:
 
 def _open_pdf(source: str, password: str | None):
     """The input PDF, opened and authenticated as the run opened it (render's checks and messages)."""
-    from ..render import PdfSource
+    from vlparse.pages.render import PdfSource
 
     try:
         return PdfSource(source, password).doc  # the caller saves and closes it
@@ -328,7 +328,7 @@ def _image_pdf(source: str):
     import pymupdf
     from PIL import Image
 
-    from ..render import open_source
+    from vlparse.pages.render import open_source
 
     with Image.open(source) as im:
         fmt, dpi = im.format, im.info.get("dpi")
@@ -364,7 +364,7 @@ def build_searchable_pdf(doc: Document, source: str, *, password: str | None = N
     """
     import pymupdf
 
-    from ..render import PDF_LOCK
+    from vlparse.pages.render import PDF_LOCK
 
     kind = next((p.info.kind for p in doc.pages), "pdf")
     with PDF_LOCK:
@@ -410,8 +410,8 @@ def write_searchable_pdf(doc: Document, source: str, target: str, *, password: s
     Pages that already carry text keep it and get no second layer (a note on stderr says which),
     unless ``skip_text_pages`` is False.
     """
-    from .. import console
-    from ..render import PDF_LOCK
+    from vlparse.run import console
+    from vlparse.pages.render import PDF_LOCK
 
     src, dst = Path(source), Path(target)
     if dst.exists() and src.exists() and dst.resolve() == src.resolve():

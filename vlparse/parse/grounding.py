@@ -25,10 +25,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..families import ABSOLUTE, Family
-from ..geometry import Frame, clean_box, clean_point, fmt_box
-from ..model import Detection
-from .text import code_fences, strip_special_tokens
+from vlparse.core.families import ABSOLUTE, Family
+from vlparse.core.geometry import Frame, clean_box, clean_point, fmt_box
+from vlparse.core.results import Detection
+from vlparse.parse.text import code_fences, strip_special_tokens
 
 #: keys that carry a box / a point in JSON answers (the first is what the Qwen models write)
 BOX_KEYS = ("bbox_2d", "bbox", "box_2d", "box", "bounding_box")

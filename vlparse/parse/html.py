@@ -9,7 +9,7 @@
    ``truncated`` (the last block is marked ``attrs.incomplete``); unclosed inline tags and
    stray end tags are repaired by the parser and warned;
 4. parses with lxml (libxml2's recovering HTML parser) and walks the body in reading order,
-   one :class:`~vlparse.model.Block` per boxed element (types from :mod:`vlparse.parse.schema`);
+   one :class:`~vlparse.core.results.Block` per boxed element (types from :mod:`vlparse.parse.schema`);
 5. maps every ``data-bbox`` from the family's coordinate space to original page pixels
    (``Frame.to_pixels``) and PDF points (``Frame.to_points``); boxes are validated with
    ``clean_box`` (swapped corners, clipped, degenerate ones dropped: one warning each), and a
@@ -31,13 +31,13 @@ from html.parser import HTMLParser
 import lxml.etree
 import lxml.html
 
-from ..families import ABSOLUTE, REL1000, Family
-from ..geometry import clean_box
-from ..model import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, Block, PageInfo
-from . import schema
-from .repair import cut_repetition
-from .sanitize import sanitize_fragment
-from .text import strip_code_fence
+from vlparse.core.families import ABSOLUTE, REL1000, Family
+from vlparse.core.geometry import clean_box
+from vlparse.core.results import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, Block, PageInfo
+from vlparse.parse import schema
+from vlparse.parse.repair import cut_repetition
+from vlparse.parse.sanitize import sanitize_fragment
+from vlparse.parse.text import strip_code_fence
 
 #: elements without content
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",

@@ -1,6 +1,6 @@
 """What ``doc`` and ``ground`` differ in: the prompt, the parser, and the retry policy.
 
-A task turns one raw answer into a :class:`~vlparse.model.PageResult`, and says how to ask
+A task turns one raw answer into a :class:`~vlparse.core.results.PageResult`, and says how to ask
 again when the answer was truncated or looping (olmOCR-style: more tokens, then a repetition
 penalty, then a little temperature), so the runner can keep the best attempt.
 """
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .backends.base import Prompt
-from .families import Family
-from .model import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, PageInfo, PageResult
+from vlparse.core.prompt import Prompt
+from vlparse.core.families import Family
+from vlparse.core.results import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, PageInfo, PageResult
 
 _RANK = {OK: 4, REPAIRED: 3, REPETITION: 2, TRUNCATED: 2, FAILED: 0}
 MAX_TOKENS_CAP = 32768
@@ -60,7 +60,7 @@ class Task:
         return self._parse_ground(text, finish_reason, info)
 
     def _parse_doc(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
-        from .parse.html import parse_page_html
+        from vlparse.parse.html import parse_page_html
 
         parsed = parse_page_html(text, self.family, info)
         res = PageResult(info, parsed.status, list(parsed.warnings), list(parsed.blocks), raw=text,
@@ -68,8 +68,8 @@ class Task:
         return _mark_finish(res, finish_reason)
 
     def _parse_ground(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
-        from .parse.grounding import parse_grounding
-        from .parse.repair import cut_repetition
+        from vlparse.parse.grounding import parse_grounding
+        from vlparse.parse.repair import cut_repetition
 
         body, loop = cut_repetition(text)
         parsed = parse_grounding(body, self.family, info.frame, want=self.want, queries=self.queries)

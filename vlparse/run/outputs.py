@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import UsageError
+from vlparse.core.errors import UsageError
 
 #: export format -> file suffix
 SUFFIXES = {

@@ -19,10 +19,10 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import InputError, UsageError, VlparseError
-from .families import Family
-from .geometry import MAX_ASPECT_RATIO, Budget, Frame, model_size
-from .model import PageInfo
+from vlparse.core.errors import InputError, UsageError, VlparseError
+from vlparse.core.families import Family
+from vlparse.core.geometry import MAX_ASPECT_RATIO, Budget, Frame, model_size
+from vlparse.core.results import PageInfo
 
 #: every PyMuPDF call holds this lock (MuPDF's context is shared between threads)
 PDF_LOCK = threading.RLock()
@@ -339,10 +339,10 @@ def open_source(path: str, *, password: str | None = None) -> Source:
 def page_images(source: str, pages, password: str | None = None) -> list:
     """Each page's image in its own pixel space (the space of its ``bbox_px``), for drawing on.
 
-    ``pages``: :class:`~vlparse.model.PageInfo` objects (or anything with ``page``, ``width_px``, ``height_px``).
+    ``pages``: :class:`~vlparse.core.results.PageInfo` objects (or anything with ``page``, ``width_px``, ``height_px``).
     None stands for a page that has no pixel space (it failed) or that cannot be rendered now (warned).
     """
-    from . import console
+    from vlparse.run import console
 
     images: list = [None] * len(pages)
     try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from .geometry import Frame
+from vlparse.core.geometry import Frame
 
 # page status values
 OK = "ok"

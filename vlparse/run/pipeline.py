@@ -6,7 +6,7 @@
   run goes on (``fail_fast`` stops instead). Inputs that cannot be opened likewise.
 - Truncated or looping answers are retried with another decoding setup; the best attempt is kept
   and every attempt is recorded on the page.
-- With a :class:`~vlparse.store.Store`, every finished page is saved atomically before it is
+- With a :class:`~vlparse.run.store.Store`, every finished page is saved atomically before it is
   reported, and pages already done by an earlier run of the same settings are loaded, not redone.
 """
 
@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
-from .backends.base import Answer, Backend, Request
-from .errors import EXIT_OK, EXIT_PARTIAL, InputError, VlparseError
-from .geometry import Budget
-from .model import FAILED, PageResult
-from .store import Store
-from .tasks import Decoding, Task, next_decoding, quality
+from vlparse.backends.base import Answer, Backend, Request
+from vlparse.core.errors import EXIT_OK, EXIT_PARTIAL, InputError, VlparseError
+from vlparse.core.geometry import Budget
+from vlparse.core.results import FAILED, PageResult
+from vlparse.run.store import Store
+from vlparse.run.tasks import Decoding, Task, next_decoding, quality
 
 
 @dataclass
@@ -95,7 +95,7 @@ class _Work:
     """One page on its way through the model, with its attempts so far."""
 
     doc: DocumentRun
-    page: object  # vlparse.render.RenderedPage
+    page: object  # vlparse.pages.render.RenderedPage
     decoding: Decoding
     tries: list[dict] = field(default_factory=list)
     best: PageResult | None = None
@@ -130,7 +130,7 @@ class Runner:
 
     # -- producer: open inputs, resume finished pages, render the rest ---------------------------
     def _open(self, sources: Iterable[str], out: queue.Queue) -> None:
-        from .render import PageError, open_source, parse_page_selection
+        from vlparse.pages.render import PageError, open_source, parse_page_selection
 
         fam, cfg = self.cfg.task.family, self.cfg
         try:
@@ -229,8 +229,8 @@ class Runner:
         elif kind == "resumed":
             self._finish(doc, payload, resumed=True)
         elif kind == "page_error":
-            from .geometry import Frame
-            from .model import PageInfo
+            from vlparse.core.geometry import Frame
+            from vlparse.core.results import PageInfo
 
             number, msg = payload
             self._finish(doc, PageResult(PageInfo(doc.source, number, Frame(0, 0, 0, 0), kind=doc.kind), FAILED,

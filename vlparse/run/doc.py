@@ -6,15 +6,15 @@ import json
 import sys
 from dataclasses import dataclass, field
 
-from .errors import UsageError
-from .export.document import DOC_FORMATS, write_exports
-from .model import Document
-from .outputs import plan_outputs
-from .pipeline import DocumentRun, Listener, RunConfig
-from .prompting import load_prompt
-from .runs import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
-from .session import resolve_family
-from .tasks import Decoding, Task
+from vlparse.core.errors import UsageError
+from vlparse.export.document import DOC_FORMATS, write_exports
+from vlparse.core.results import Document
+from vlparse.run.outputs import plan_outputs
+from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
+from vlparse.run.prompts import load_prompt
+from vlparse.run.job import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.backends.factory import resolve_family
+from vlparse.run.tasks import Decoding, Task
 
 
 @dataclass
@@ -39,7 +39,7 @@ class DocListener(Listener):
     def on_document(self, run: DocumentRun) -> None:
         from functools import cache
 
-        from .render import page_images
+        from vlparse.pages.render import page_images
 
         doc = self.document(run)
 
@@ -51,7 +51,7 @@ class DocListener(Listener):
             self.written += write_exports(doc, self.formats, lambda fmt: self.plan.path_for(run.source, fmt),
                                           stdout=sys.stdout, password=self.opts.password, images=images)
         if self.opts.overlay_dir:
-            from .overlays import write_block_overlays
+            from vlparse.export.overlays import write_block_overlays
 
             self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source),
                                                  images=images())

@@ -6,8 +6,8 @@ import importlib.metadata as md
 import platform
 from typing import Any
 
-from . import __version__
-from .families import DEFAULT_MODEL, FAMILIES
+from vlparse import __version__
+from vlparse.core.families import DEFAULT_MODEL, FAMILIES
 
 PACKAGES = ("torch", "torchvision", "transformers", "accelerate", "bitsandbytes", "pymupdf", "pillow", "lxml",
             "typer", "rich", "nh3", "json-repair")

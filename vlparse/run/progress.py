@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 import time
 
-from . import console
-from .model import FAILED
-from .pipeline import DocumentRun, Listener
+from vlparse.run import console
+from vlparse.core.results import FAILED
+from vlparse.run.pipeline import DocumentRun, Listener
 
 
 class ProgressListener(Listener):

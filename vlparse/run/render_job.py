@@ -16,14 +16,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import console
-from .atomic import atomic_save_image, atomic_write_text
-from .errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError, VlparseError
-from .families import Family
-from .geometry import Budget
-from .inputs import expand_inputs
-from .outputs import unique_names
-from .render import open_source, parse_page_selection
+from vlparse.run import console
+from vlparse.run.atomic import atomic_save_image, atomic_write_text
+from vlparse.core.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError, VlparseError
+from vlparse.core.families import Family
+from vlparse.core.geometry import Budget
+from vlparse.pages.inputs import expand_inputs
+from vlparse.run.outputs import unique_names
+from vlparse.pages.render import open_source, parse_page_selection
 
 #: --format -> (Pillow format, suffix, save options); both lossless, so coordinates and pixels stay exact
 FORMATS = {"png": ("PNG", ".png", {"compress_level": 1}), "webp": ("WEBP", ".webp", {"lossless": True})}

@@ -6,13 +6,13 @@ import sys
 from pathlib import Path
 from dataclasses import dataclass, field
 
-from . import console
-from .errors import EXIT_USAGE
-from .families import Family
-from .geometry import Budget
-from .pipeline import RunConfig, Runner, Summary
-from .session import BackendOptions, backend_factory
-from .store import Store, fingerprint
+from vlparse.run import console
+from vlparse.core.errors import EXIT_USAGE
+from vlparse.core.families import Family
+from vlparse.core.geometry import Budget
+from vlparse.run.pipeline import RunConfig, Runner, Summary
+from vlparse.backends.factory import BackendOptions, backend_factory
+from vlparse.run.store import Store, fingerprint
 
 
 @dataclass
@@ -38,7 +38,7 @@ class CommonOptions:
 
 def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]], bool]:
     """(readable sources, [(path, problem)], whether the inputs came as a list/directory)."""
-    from .inputs import expand_inputs
+    from vlparse.pages.inputs import expand_inputs
 
     res = expand_inputs(opts.inputs, recursive=opts.recursive, stdin=sys.stdin)
     many = ("-" in opts.inputs or len(opts.inputs) > 1 or len(res.paths) > 1
@@ -51,14 +51,14 @@ def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
         return Budget(opts.min_pixels or family.default_min_pixels(),
                       opts.max_pixels or family.default_max_pixels(task))
     except ValueError as e:
-        from .errors import UsageError
+        from vlparse.core.errors import UsageError
 
         raise UsageError(str(e)) from None
 
 
 def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: list[str], problems, listener,
                  store: Store | None) -> Summary:
-    from .progress import ProgressListener
+    from vlparse.run.progress import ProgressListener
 
     selection = (cfg.pages or "").strip()
     factory = backend_factory(opts.backend, family, only_page=int(selection) if selection.isdigit() else None)
@@ -71,7 +71,7 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
         if store is not None:
             store.log({"source": path, "page": None, "status": "failed", "error": problem})
     if problems and cfg.fail_fast:
-        from .pipeline import FailFast
+        from vlparse.run.pipeline import FailFast
 
         raise FailFast(f"{problems[0][0]}: {problems[0][1]}")
     try:

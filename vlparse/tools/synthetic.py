@@ -18,8 +18,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
-from .families import Family, get_family
+from vlparse.core.errors import UsageError
+from vlparse.core.families import Family, get_family
 
 SPECIAL_TOKENS = [
     "<|endoftext|>", "<|im_start|>", "<|im_end|>",

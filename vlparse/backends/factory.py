@@ -6,9 +6,9 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .backends.base import Backend
-from .errors import UsageError
-from .families import DEFAULT_MODEL, Family, get_family, guess_family_from_name
+from vlparse.backends.base import Backend
+from vlparse.core.errors import UsageError
+from vlparse.core.families import DEFAULT_MODEL, Family, get_family, guess_family_from_name
 
 BACKENDS = ("local", "openai")
 
@@ -55,7 +55,7 @@ def resolve_family(opts: BackendOptions) -> Family:
     if opts.backend == "openai":
         name = opts.api_model or opts.model
         if not name and opts.base_urls:  # ask the server: one served model names itself
-            from .backends.openai import served_models
+            from vlparse.backends.openai import served_models
 
             served = served_models(opts.base_urls[0], opts.api_key)
             if len(served) == 1:
@@ -65,7 +65,7 @@ def resolve_family(opts: BackendOptions) -> Family:
             raise UsageError("--backend openai needs --family when the served model's name does not say it "
                              f"({name or 'no single served model'}; e.g. --family qwen2.5-vl)")
         return guess
-    from .backends.local import read_family
+    from vlparse.backends.local import read_family
 
     return read_family(opts.model_name, None)[0]
 
@@ -73,7 +73,7 @@ def resolve_family(opts: BackendOptions) -> Family:
 def backend_factory(opts: BackendOptions, family: Family, *, only_page: int | None = None) -> Callable[[], Backend]:
     """``only_page``: the run selects just this page (a single recorded answer is then that page's)."""
     if opts.from_output is not None:
-        from .backends.recorded import RecordedBackend, load_recorded
+        from vlparse.backends.recorded import RecordedBackend, load_recorded
 
         answers = load_recorded(opts.from_output)  # read now: a bad path is a usage error up front
         answers.only_page = only_page
@@ -83,7 +83,7 @@ def backend_factory(opts: BackendOptions, family: Family, *, only_page: int | No
             raise UsageError("--backend openai needs --base-url (e.g. --base-url http://127.0.0.1:8000/v1)")
 
         def make_openai() -> Backend:
-            from .backends.openai import OpenAIBackend
+            from vlparse.backends.openai import OpenAIBackend
 
             return OpenAIBackend(family, opts.base_urls, opts.api_model, opts.api_key,
                                  concurrency=opts.concurrency, timeout=opts.timeout)
@@ -93,7 +93,7 @@ def backend_factory(opts: BackendOptions, family: Family, *, only_page: int | No
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)} (got '{opts.backend}')")
 
     def make_local() -> Backend:
-        from .backends.local import LoadOptions, LocalBackend
+        from vlparse.backends.local import LoadOptions, LocalBackend
 
         return LocalBackend(LoadOptions(opts.model_name, family.name if opts.family else None, opts.dtype,
                                         opts.quant, opts.device, opts.attn, opts.batch_size, opts.fast))

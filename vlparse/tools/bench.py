@@ -27,10 +27,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import console
-from .errors import ModelError, UsageError
-from .families import Family, get_family
-from .geometry import Budget
+from vlparse.run import console
+from vlparse.core.errors import ModelError, UsageError
+from vlparse.core.families import Family, get_family
+from vlparse.core.geometry import Budget
 
 DEFINITIONS = {
     "pages_per_s": "pages / (render time + model time)",
@@ -102,7 +102,7 @@ class Run:
 
 # -- architectures ----------------------------------------------------------------------------------------
 def _arch(name: str) -> dict[str, Any]:
-    from .synthetic import architectures
+    from vlparse.tools.synthetic import architectures
 
     archs = architectures()
     if name not in archs:
@@ -115,7 +115,7 @@ def parameter_check(name: str) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from .synthetic import make_config
+    from vlparse.tools.synthetic import make_config
 
     spec = _arch(name)
     with torch.device("meta"):
@@ -131,8 +131,8 @@ def random_backend(name: str, opts: BenchOptions, quant: str, workdir: Path):
     import torch
     from transformers import AutoModelForImageTextToText
 
-    from .backends.local import LoadOptions, LocalBackend, _torch_dtype, resolve_device
-    from .synthetic import build_tokenizer, make_config, make_processor
+    from vlparse.backends.local import LoadOptions, LocalBackend, _torch_dtype, resolve_device
+    from vlparse.tools.synthetic import build_tokenizer, make_config, make_processor
 
     spec = _arch(name)
     fam = get_family(spec["family"])
@@ -162,7 +162,7 @@ def random_backend(name: str, opts: BenchOptions, quant: str, workdir: Path):
 
 def adopt(model, processor, family: Family, device: str, dtype, name: str):
     """A LocalBackend around a model built in this process (its batching, inputs and decoding as is)."""
-    from .backends.local import LocalBackend
+    from vlparse.backends.local import LocalBackend
 
     return LocalBackend.from_loaded(model, processor, family, device, dtype, f"random-weights:{name}", batch_size=1)
 
@@ -202,7 +202,7 @@ def default_budget(family: Family, device: str, max_pixels: int | None) -> Budge
 
 def bench_prompt(family: Family):
     """The family's document-parsing prompt; for families without one (Qwen2-VL), its grounding prompt."""
-    from .prompting import fill_queries, load_prompt
+    from vlparse.run.prompts import fill_queries, load_prompt
 
     if family.html:
         return load_prompt(family, "doc")
@@ -212,7 +212,7 @@ def bench_prompt(family: Family):
 def render_pages(path: str, numbers: list[int] | None, family: Family, budget: Budget,
                  password: str | None) -> tuple[list, float]:
     """(page images at the model's native size, render seconds)."""
-    from .render import open_source
+    from vlparse.pages.render import open_source
 
     t0 = time.perf_counter()
     with open_source(path, password=password) as src:
@@ -249,7 +249,7 @@ def _peak(device: str) -> float | None:
 
 
 def _requests(images, prompt, budget: Budget, new_tokens: int):
-    from .backends.base import Request
+    from vlparse.backends.base import Request
 
     return [Request(f"page{i + 1}", img, prompt, new_tokens, min_pixels=budget.min_pixels,
                     max_pixels=budget.max_pixels) for i, img in enumerate(images)]
@@ -294,7 +294,7 @@ def cookbook(backend, requests, new_tokens: int) -> dict[str, float]:
 
 def vlparse_path(backend, requests, new_tokens: int, batch_size: int, mode: str = "auto") -> dict[str, Any]:
     """The local backend's batches (left-padded inputs) through fast_generate, EOS ignored."""
-    from .backends.fastgen import fast_generate
+    from vlparse.backends.fastgen import fast_generate
 
     tot: dict[str, Any] = {"model_s": 0.0, "prefill_s": 0.0, "decode_s": 0.0, "steps": 0, "tokens": 0, "mode": ""}
     for i in range(0, len(requests), batch_size):
@@ -318,7 +318,7 @@ def vlparse_path(backend, requests, new_tokens: int, batch_size: int, mode: str 
 
 # -- the bench ----------------------------------------------------------------------------------------------
 def _load(opts: BenchOptions, quant: str, workdir: Path):
-    from .backends.local import LoadOptions, LocalBackend, resolve_device
+    from vlparse.backends.local import LoadOptions, LocalBackend, resolve_device
 
     if opts.random_weights and opts.model:
         raise UsageError("give either --model or --random-weights, not both")
@@ -349,7 +349,7 @@ def _environment(backend) -> dict[str, Any]:
 
 def run_bench(opts: BenchOptions) -> dict[str, Any]:
     """Measure both paths; the result dictionary is what ``--json`` prints."""
-    from .render import parse_page_selection
+    from vlparse.pages.render import parse_page_selection
 
     if opts.repeat < 1:
         raise UsageError("--repeat must be at least 1")
@@ -357,7 +357,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
         raise UsageError("--new-tokens must be at least 2 (one prefill token, then decode steps)")
     if any(b < 1 for b in opts.batch_sizes):
         raise UsageError("--batch-size must be at least 1")
-    from .backends.fastgen import MODES
+    from vlparse.backends.fastgen import MODES
 
     if opts.decode not in MODES:
         raise UsageError(f"--decode must be one of {', '.join(MODES)} (got '{opts.decode}')")
@@ -382,7 +382,7 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
                 if pages is None:  # the same pages for every quantisation
                     budget = default_budget(fam, backend.device, opts.max_pixels)
                     if opts.pdf:
-                        from .render import open_source
+                        from vlparse.pages.render import open_source
 
                         with open_source(opts.pdf, password=opts.password) as src:
                             numbers = parse_page_selection(opts.pages, src.page_count)

@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .atomic import atomic_write_text
-from .model import FAILED, PageResult
+from vlparse.run.atomic import atomic_write_text
+from vlparse.core.results import FAILED, PageResult
 
 STATE_DIR = ".vlparse"
 MANIFEST = "manifest.jsonl"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .families import ABSOLUTE, REL1000, Family
+from vlparse.core.families import ABSOLUTE, REL1000, Family
 
 MAX_ASPECT_RATIO = 200  # the Qwen processors refuse images more elongated than this
 

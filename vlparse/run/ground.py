@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import console
-from .errors import UsageError
-from .model import FAILED, PageResult
-from .outputs import plan_outputs
-from .pipeline import DocumentRun, Listener, RunConfig
-from .prompting import fill_queries, load_prompt
-from .runs import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
-from .session import resolve_family
-from .tasks import Decoding, Task
+from vlparse.run import console
+from vlparse.core.errors import UsageError
+from vlparse.core.results import FAILED, PageResult
+from vlparse.run.outputs import plan_outputs
+from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
+from vlparse.run.prompts import fill_queries, load_prompt
+from vlparse.run.job import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.backends.factory import resolve_family
+from vlparse.run.tasks import Decoding, Task
 
 
 @dataclass
@@ -81,7 +81,7 @@ class GroundListener(Listener):
         if self.plan.mode == "file":
             self._lines.append(line)
         elif self.plan.mode == "dir":
-            from .atomic import atomic_write_text
+            from vlparse.run.atomic import atomic_write_text
 
             suffix = f"-p{result.info.page}" if result.info.kind == "pdf" or result.info.page > 1 else ""
             atomic_write_text(self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json", line)
@@ -91,13 +91,13 @@ class GroundListener(Listener):
 
     def finish(self) -> None:
         if self._lines:
-            from .atomic import atomic_write_text
+            from vlparse.run.atomic import atomic_write_text
 
             atomic_write_text(self.plan.root, "".join(self._lines))
         if self.table:
             print_table(self.results)
         if self.opts.coco:
-            from .export.coco import build_coco, write_coco
+            from vlparse.export.coco import build_coco, write_coco
 
             items = [(image_name(r), r.info.width_px, r.info.height_px, r.detections)
                      for r in self.results if r.status != FAILED]
@@ -106,7 +106,7 @@ class GroundListener(Listener):
             except OSError as e:
                 raise UsageError(f"--coco {self.opts.coco}: {e.strerror or e}") from None
         if self.opts.overlay_dir:
-            from .overlays import write_detection_overlays
+            from vlparse.export.overlays import write_detection_overlays
 
             try:
                 write_detection_overlays(self.results, self.opts.overlay_dir, self.plan.names,
@@ -154,7 +154,7 @@ def run_ground(opts: GroundOptions) -> int:
     if not sources and not problems:
         raise UsageError("no inputs")
     if opts.output is None:
-        from .outputs import OutputPlan, unique_names
+        from vlparse.run.outputs import OutputPlan, unique_names
 
         plan = OutputPlan("none", Path("."), unique_names(sources))
     else:

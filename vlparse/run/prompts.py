@@ -11,9 +11,9 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from .backends.base import Prompt
-from .errors import UsageError
-from .families import Family
+from vlparse.core.prompt import Prompt
+from vlparse.core.errors import UsageError
+from vlparse.core.families import Family
 
 TASKS = ("doc", "ground", "points")
 

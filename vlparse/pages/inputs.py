@@ -2,7 +2,7 @@
 
 Readable-looking files become sources (in the order given, without duplicates); paths that do not
 exist become *problems* (reported, recorded in the manifest, the run goes on). Whether a file is
-really a readable PDF or image is decided when it is opened (:func:`vlparse.render.open_source`).
+really a readable PDF or image is decided when it is opened (:func:`vlparse.pages.render.open_source`).
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from .errors import UsageError
-from .render import IMAGE_SUFFIXES, PDF_SUFFIXES
+from vlparse.core.errors import UsageError
+from vlparse.pages.render import IMAGE_SUFFIXES, PDF_SUFFIXES
 
 SUPPORTED = PDF_SUFFIXES | IMAGE_SUFFIXES
 _GLOB_CHARS = set("*?[")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import ModelError
+from vlparse.core.errors import ModelError
 
 #: coordinate spaces a family answers in
 REL1000 = "rel1000"  # integers relative to the image, 0..1000

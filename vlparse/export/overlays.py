@@ -15,8 +15,8 @@ import zlib
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from .atomic import atomic_save_image
-from .model import FAILED, Document, PageResult
+from vlparse.run.atomic import atomic_save_image
+from vlparse.core.results import FAILED, Document, PageResult
 
 #: one fixed colour per block type (see vlparse.parse.schema.BLOCK_TYPES)
 BLOCK_COLOURS: dict[str, tuple[int, int, int]] = {
@@ -112,7 +112,7 @@ def _by_source(results: Iterable[PageResult]) -> dict[str, list[PageResult]]:
 
 def _page_images(source: str, results: Sequence[PageResult], password: str | None):
     """(result, its page image in its pixel space) for each result that has one."""
-    from .render import page_images
+    from vlparse.pages.render import page_images
 
     for r, img in zip(results, page_images(source, [r.info for r in results], password)):
         if img is not None:
@@ -208,9 +208,9 @@ def write_block_overlays(doc: Document, out_dir: str | Path, base_name: str | No
                          password: str | None = None, images: Sequence | None = None) -> list[Path]:
     """Per page of ``doc``, a PNG with its blocks drawn (type colours, legend); returns the files written.
 
-    ``images``: the pages' images (as :func:`vlparse.render.page_images` gives them), when already rendered.
+    ``images``: the pages' images (as :func:`vlparse.pages.render.page_images` gives them), when already rendered.
     """
-    from .render import page_images
+    from vlparse.pages.render import page_images
 
     out = Path(out_dir)
     name = base_name or Path(doc.source).stem or "document"

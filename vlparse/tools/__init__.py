@@ -1,0 +1,1 @@
+"""Tools beside the library's core path: the speed bench, synthetic checkpoints, the environment report."""
