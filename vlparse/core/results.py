@@ -12,6 +12,10 @@ from typing import Any
 
 from vlparse.core.geometry import Frame
 
+#: the version of every JSON vlparse writes (document JSON, page records, JSONL lines, manifests, API dicts):
+#: one number shared by all of them, raised when a field changes meaning or goes away
+SCHEMA_VERSION = 1
+
 # page status values
 OK = "ok"
 REPAIRED = "repaired"  # the answer needed repairs (see warnings) but is complete
