@@ -1,58 +1,119 @@
-"""Option types shared by the commands (one definition, same help everywhere)."""
+"""The options the commands share, declared once.
+
+The options ``doc`` and ``ground`` share are the fields of :class:`vlparse.core.options.BackendOptions`
+and :class:`vlparse.core.options.RunOptions` that carry ``cli(...)`` metadata. :func:`shared_options`
+turns each of them into a Typer option (flags, help, panel, ``min``, envvar, choices of Enum fields) and
+appends them to the command's own parameters; when the command runs, their values come back as one
+:class:`Shared` object holding a ready :class:`BackendOptions` and the :class:`RunOptions` keywords.
+
+To add an option both commands share: add the field, with ``metadata=cli("--flag", help=...)``, to
+``BackendOptions`` or ``RunOptions`` in ``vlparse/core/options.py``. Nothing here changes.
+To add an option of one command only: add a parameter to that command's function.
+
+The ``Annotated`` aliases below (``Model``, ``Dtype``...) serve the commands that take a few of these
+options without the whole set (``render``, ``bench``); they are built from the same fields.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+import dataclasses
+import functools
+import inspect
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any, Optional
 
 import typer
 
-M = "Model"
-B = "Pixel budget and pages"
-R = "Run"
-S = "Server backend"
+from vlparse.core import options as opt
 
-Model = Annotated[Optional[str], typer.Option("--model", "-m", help="Hub id or local directory of a Qwen VL checkpoint "
-                                              "[default: $VLPARSE_MODEL or Qwen/Qwen2.5-VL-7B-Instruct].",
-                                              rich_help_panel=M)]
-Family = Annotated[Optional[str], typer.Option("--family", help="qwen-vl | qwen2-vl | qwen2.5-vl | qwen3-vl (default: "
-                                               "from the model's config).", rich_help_panel=M)]
-Dtype = Annotated[str, typer.Option("--dtype", help="auto | bf16 | fp16 | fp32.", rich_help_panel=M)]
-Quant = Annotated[str, typer.Option("--quant", help="none | 8bit | 4bit (bitsandbytes; vision tower kept unquantised).",
-                                    rich_help_panel=M)]
-Device = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N.", rich_help_panel=M)]
-Attn = Annotated[str, typer.Option("--attn", help="sdpa | flash_attention_2 | eager.", rich_help_panel=M)]
-BatchSize = Annotated[Optional[int], typer.Option("--batch-size", min=1, help="Pages per model batch (default: from "
-                                                  "free GPU memory; 4 on CPU).", rich_help_panel=M)]
-Backend = Annotated[str, typer.Option("--backend", help="local (transformers) | openai (vLLM / SGLang server).",
-                                      rich_help_panel=S)]
-BaseUrl = Annotated[Optional[list[str]], typer.Option("--base-url", help="Server URL, e.g. http://127.0.0.1:8000/v1 "
-                                                      "(repeat for several servers).", rich_help_panel=S)]
-ApiKey = Annotated[Optional[str], typer.Option("--api-key", envvar="VLPARSE_API_KEY", help="Bearer token for the server.",
-                                               rich_help_panel=S, show_envvar=True)]
-ApiModel = Annotated[Optional[str], typer.Option("--api-model", help="Served model name (default: the only one served).",
-                                                 rich_help_panel=S)]
-Concurrency = Annotated[int, typer.Option("--concurrency", min=1, help="In-flight requests per server.",
-                                          rich_help_panel=S)]
-Timeout = Annotated[float, typer.Option("--timeout", min=1, help="Seconds per server request.", rich_help_panel=S)]
-FromOutput = Annotated[Optional[str], typer.Option("--from-output", help="Skip the model: take raw answers from FILE, "
-                                                   "DIR or - (needs --family).", rich_help_panel=M)]
-MaxPixels = Annotated[Optional[int], typer.Option("--max-pixels", min=1, help="Pixel budget of the image the model sees "
-                                                  "(default per family and task).", rich_help_panel=B)]
-MinPixels = Annotated[Optional[int], typer.Option("--min-pixels", min=1, help="Lower pixel bound (default per family).",
-                                                  rich_help_panel=B)]
-Dpi = Annotated[Optional[float], typer.Option("--dpi", min=1, help="Upper bound on the PDF rendering resolution.",
-                                              rich_help_panel=B)]
-Password = Annotated[Optional[str], typer.Option("--password", help="Password of encrypted PDFs.", rich_help_panel=B)]
-Recursive = Annotated[bool, typer.Option("--recursive", "-r", help="Descend into directories given as inputs.",
-                                         rich_help_panel=R)]
-Retries = Annotated[int, typer.Option("--retries", min=0, help="Extra attempts for truncated or looping answers.",
-                                      rich_help_panel=R)]
-FailFast = Annotated[bool, typer.Option("--fail-fast", help="Stop at the first failed input or page.", rich_help_panel=R)]
-Force = Annotated[bool, typer.Option("--force", help="Redo pages an earlier run of -o DIR already finished.",
-                                     rich_help_panel=R)]
-Jsonl = Annotated[bool, typer.Option("--jsonl", help="One JSON line per page on stdout as soon as it is done.",
-                                     rich_help_panel=R)]
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.", rich_help_panel=R)]
-Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="More detail on stderr.", rich_help_panel=R)]
-PromptFile = Annotated[Optional[str], typer.Option("--prompt-file", help="Override the prompt (TOML with user/system, "
-                                                   "or plain text).", rich_help_panel=M)]
+M, B, R, S = opt.PANEL_MODEL, opt.PANEL_BUDGET, opt.PANEL_RUN, opt.PANEL_SERVER
+
+
+def _hints(cls) -> dict[str, Any]:
+    return typing.get_type_hints(cls, vars(opt))
+
+
+def _option(f: dataclasses.Field, hint: Any) -> tuple[Any, Any]:
+    """(annotation, default) of the Typer parameter of a dataclass field with ``cli`` metadata."""
+    meta = dict(f.metadata["cli"])
+    flags, help_text, panel = meta.pop("flags"), meta.pop("help"), meta.pop("panel")
+    kind = meta.pop("kind", None)
+    if kind == "device":
+        meta.update(parser=opt.parse_device, metavar="[" + "|".join(opt.DEVICE_CHOICES) + "]")
+        hint = str
+    origin = typing.get_origin(hint)
+    if origin is list:  # repeatable; the dataclass fills its own empty list
+        hint, default = Optional[hint], None
+    elif f.default is not dataclasses.MISSING:
+        default = f.default
+    else:
+        default = f.default_factory()  # type: ignore[misc]
+    return Annotated[hint, typer.Option(*flags, help=help_text, rich_help_panel=panel, **meta)], default
+
+
+def _shared_fields() -> list[tuple[str, dataclasses.Field, Any]]:
+    out = []
+    for cls, where in ((opt.BackendOptions, "backend"), (opt.RunOptions, "run")):
+        hints = _hints(cls)
+        for f in dataclasses.fields(cls):
+            if "cli" in f.metadata:
+                out.append((where, f, hints[f.name]))
+    return out
+
+
+@dataclass
+class Shared:
+    """The shared options of one command line: ``backend`` is built; ``run`` are RunOptions keywords."""
+
+    backend: opt.BackendOptions
+    run: dict[str, Any]
+
+
+def shared_options(fn):
+    """Give the command ``fn`` every shared option; ``fn`` receives them as ``shared: Shared``."""
+    sig = inspect.signature(fn, eval_str=True)
+    own = [p for p in sig.parameters.values() if p.name != "shared"]
+    fields = _shared_fields()
+    taken = {p.name for p in own}
+    extra = []
+    for _, f, hint in fields:
+        if f.name in taken:
+            raise TypeError(f"{fn.__name__}: parameter {f.name} is already a shared option")
+        annotation, default = _option(f, hint)
+        extra.append(inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation))
+
+    @functools.wraps(fn)
+    def command(**kwargs):
+        values = {where: {} for where in ("backend", "run")}
+        for where, f, _ in fields:
+            value = kwargs.pop(f.name)
+            values[where][f.name] = value if value is not None or f.default_factory is dataclasses.MISSING \
+                else f.default_factory()  # type: ignore[misc]
+        return fn(**kwargs, shared=Shared(opt.BackendOptions(**values["backend"]), values["run"]))
+
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+              else p for p in own]
+    command.__signature__ = sig.replace(parameters=params + extra)
+    command.__annotations__ = {**{p.name: p.annotation for p in params + extra}, "return": sig.return_annotation}
+    del command.__wrapped__  # Typer must see the merged signature, not fn's
+    return command
+
+
+def _alias(name: str, cls=opt.BackendOptions):
+    f = next(x for x in dataclasses.fields(cls) if x.name == name)
+    return _option(f, _hints(cls)[name])[0]
+
+
+# single options for the commands that take a few of them (render, bench)
+Dtype = _alias("dtype")
+Device = _alias("device")
+Attn = _alias("attn")
+MaxPixels = _alias("max_pixels", opt.RunOptions)
+MinPixels = _alias("min_pixels", opt.RunOptions)
+Dpi = _alias("dpi", opt.RunOptions)
+Password = _alias("password", opt.RunOptions)
+Recursive = _alias("recursive", opt.RunOptions)
+Force = _alias("force", opt.RunOptions)
+Quiet = _alias("quiet", opt.RunOptions)
+Verbose = _alias("verbose", opt.RunOptions)

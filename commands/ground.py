@@ -11,6 +11,7 @@ from vlparse.commands import _options as o
 E = "Output"
 
 
+@o.shared_options
 def ground(
     args: Annotated[list[str], typer.Argument(metavar="IMAGE... QUERY...",
                                               help="Images (or PDFs with --pages, or - for a list on stdin), then the "
@@ -30,30 +31,21 @@ def ground(
                                                   "image, manifest, resumable).", rich_help_panel=E)] = None,
     pages: Annotated[Optional[str], typer.Option("--pages", "--page", help="PDF pages, e.g. 3 or 1-2.",
                                                  rich_help_panel=o.B)] = None,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=16, help="Token limit per answer.",
-                                                rich_help_panel=o.M)] = 2048,
-    model: o.Model = None, family: o.Family = None, dtype: o.Dtype = "auto", quant: o.Quant = "none",
-    device: o.Device = "auto", attn: o.Attn = "sdpa", batch_size: o.BatchSize = None,
-    backend: o.Backend = "local", base_url: o.BaseUrl = None, api_key: o.ApiKey = None, api_model: o.ApiModel = None,
-    concurrency: o.Concurrency = 4, timeout: o.Timeout = 600.0, from_output: o.FromOutput = None,
-    max_pixels: o.MaxPixels = None, min_pixels: o.MinPixels = None, dpi: o.Dpi = None, password: o.Password = None,
-    recursive: o.Recursive = False, retries: o.Retries = 1, fail_fast: o.FailFast = False, force: o.Force = False,
-    jsonl: o.Jsonl = False, quiet: o.Quiet = False, verbose: o.Verbose = False, prompt_file: o.PromptFile = None,
+    shared: o.Shared = None,
 ) -> int:
-    from vlparse.run import console
-    from vlparse.run.ground import GroundOptions, run_ground, split_args
-    from vlparse.backends.factory import BackendOptions
+    from vlparse.core.options import GroundOptions
+    from vlparse.run import console, run_ground, split_args
 
-    console.configure(quiet=quiet, verbose=verbose)
+    console.configure(quiet=shared.run["quiet"], verbose=shared.run["verbose"])
     if query:
         inputs, queries = list(args), list(query)
     else:
         inputs, queries = split_args(list(args), [])
-    bopts = BackendOptions(backend, model, family, dtype, quant, device, attn, batch_size, True, list(base_url or []),
-                           api_key, api_model, concurrency, timeout, from_output)
-    return run_ground(GroundOptions(inputs, bopts, output, pages, dpi, password, recursive, max_pixels, min_pixels,
-                                    max_new_tokens, retries, fail_fast, force, jsonl or json_out, quiet, verbose,
-                                    prompt_file, queries, points, True if (json_out or jsonl) else None, coco, overlay))
+    jsonl = shared.run.pop("jsonl")
+    return run_ground(GroundOptions(inputs=inputs, backend=shared.backend, output=output, pages=pages, **shared.run,
+                                    jsonl=jsonl or json_out, queries=queries, points=points,
+                                    json_lines=True if (json_out or jsonl) else None, coco=coco,
+                                    overlay_dir=overlay))
 
 
 COMMAND = ("ground", ground, "Find boxes or points for text queries; coordinates in original-image pixels.",

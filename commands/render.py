@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from vlparse.commands import _options as o
+from vlparse.core.options import TaskKind
 
 
 def render(
@@ -14,7 +15,8 @@ def render(
     output: Annotated[str, typer.Option("--output", "-o", help="Directory: <input>/page-NNNN.png + page-NNNN.json.")],
     family: Annotated[str, typer.Option("--family", help="qwen-vl | qwen2-vl | qwen2.5-vl | qwen3-vl: decides the "
                                         "factor and default budget.")] = "qwen2.5-vl",
-    task: Annotated[str, typer.Option("--task", help="doc | ground: which default pixel budget to use.")] = "doc",
+    task: Annotated[TaskKind, typer.Option("--task", help="Which default pixel budget to use (points: ground's).")]
+    = TaskKind.DOC,
     image_format: Annotated[str, typer.Option("--format", help="png | webp (lossless).")] = "png",
     pages: Annotated[Optional[str], typer.Option("--pages", help="Page selection, e.g. 1-3,7 or 5-.",
                                                  rich_help_panel=o.B)] = None,
@@ -27,22 +29,16 @@ def render(
 ) -> int:
     import os
 
-    from vlparse.run import console
-    from vlparse.core.errors import UsageError
-    from vlparse.core.families import get_family
-    from vlparse.core.geometry import Budget
-    from vlparse.run.render_job import RenderOptions, run_render
+    import vlparse
+    from vlparse.run import RenderOptions, console, run_render
 
     console.configure(quiet=quiet)
-    fam = get_family(family)
-    if task not in ("doc", "ground"):
-        raise UsageError("--task must be doc or ground")
-    try:
-        budget = Budget(min_pixels or fam.default_min_pixels(), max_pixels or fam.default_max_pixels(task))
-    except ValueError as e:
-        raise UsageError(str(e)) from None
-    return run_render(RenderOptions(inputs, output, fam, budget, task, pages, dpi, password, recursive, image_format,
-                                    force, jsonl, workers or min(8, os.cpu_count() or 1)))
+    fam = vlparse.get_family(family)
+    budget = vlparse.pixel_budget(fam, task.value, max_pixels=max_pixels, min_pixels=min_pixels)
+    return run_render(RenderOptions(inputs=inputs, output=output, family=fam, budget=budget, task=task.value,
+                                    pages=pages, dpi=dpi, password=password, recursive=recursive,
+                                    image_format=image_format, force=force, jsonl=jsonl,
+                                    workers=workers or min(8, os.cpu_count() or 1)))
 
 
 COMMAND = ("render", render, "Render pages at the model's native size (PNG + JSON sidecar); no model needed.",

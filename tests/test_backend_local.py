@@ -29,7 +29,7 @@ def _requests(backend, sizes, max_new_tokens=5):
 
 @pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"])
 def test_each_family_loads_from_a_directory_and_generates_a_batch(tiny_models, family):
-    b = LocalBackend(LoadOptions(str(tiny_models[family]), fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models[family]), fast=False))
     assert b.family.name == family  # detected from config.model_type
     reqs = _requests(b, [(500, 300), (300, 420), (640, 640)])
     answers = b.generate(reqs)
@@ -41,7 +41,7 @@ def test_each_family_loads_from_a_directory_and_generates_a_batch(tiny_models, f
 
 
 def test_batched_greedy_equals_one_at_a_time(tiny_models):
-    b = LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), fast=False))
     reqs = _requests(b, [(500, 300), (300, 420), (200, 200)], max_new_tokens=6)
     batched = [a.text for a in b.generate(reqs)]
     single = [b.generate([r])[0].text for r in reqs]
@@ -50,7 +50,7 @@ def test_batched_greedy_equals_one_at_a_time(tiny_models):
 
 @pytest.mark.parametrize("quant,layer", [("4bit", "Linear4bit"), ("8bit", "Linear8bitLt")])
 def test_quantised_language_model_keeps_the_vision_tower_unquantised(tiny_models, quant, layer):
-    b = LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), quant=quant, fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), quant=quant, fast=False))
     kinds = {name: type(m).__name__ for name, m in b.model.named_modules()}
     lm = [n for n, k in kinds.items() if k == layer]
     assert lm and all("visual" not in n for n in lm)  # language model quantised
@@ -61,25 +61,25 @@ def test_quantised_language_model_keeps_the_vision_tower_unquantised(tiny_models
 
 def test_missing_directory_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="does not exist") as e:
-        LocalBackend(LoadOptions(str(tmp_path / "nope")))
+        LocalBackend(LoadOptions(model=str(tmp_path / "nope")))
     assert e.value.exit_code == EXIT_MODEL
 
 
 def test_hub_id_without_network_says_how_to_pass_a_local_path():
     with pytest.raises(ModelError, match="--model PATH"):
-        LocalBackend(LoadOptions("Qwen/Qwen2.5-VL-7B-Instruct"))
+        LocalBackend(LoadOptions(model="Qwen/Qwen2.5-VL-7B-Instruct"))
 
 
 def test_directory_without_a_model_is_a_model_error(tmp_path):
     (tmp_path / "x.txt").write_text("hi")
     with pytest.raises(ModelError, match="not a loadable model directory"):
-        LocalBackend(LoadOptions(str(tmp_path)))
+        LocalBackend(LoadOptions(model=str(tmp_path)))
 
 
 def test_quant_without_bitsandbytes(tiny_models, monkeypatch):
     monkeypatch.setitem(sys.modules, "bitsandbytes", None)  # import fails as if not installed
     with pytest.raises(ModelError, match="needs bitsandbytes"):
-        LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), quant="4bit"))
+        LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), quant="4bit"))
 
 
 def test_cuda_requested_without_a_gpu(tiny_models):
@@ -88,30 +88,30 @@ def test_cuda_requested_without_a_gpu(tiny_models):
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(ModelError, match="no CUDA GPU"):
-        LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), device="cuda"))
+        LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), device="cuda"))
 
 
 def test_flash_attention_needs_cuda(tiny_models):
     with pytest.raises(ModelError, match="flash"):
-        LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), attn="flash_attention_2"))
+        LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), attn="flash_attention_2"))
 
 
 def test_bad_choices_are_usage_errors(tiny_models):
     with pytest.raises(UsageError, match="--dtype"):
-        LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), dtype="int3"))
+        LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), dtype="int3"))
     with pytest.raises(UsageError, match="--quant"):
-        LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), quant="2bit"))
+        LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), quant="2bit"))
 
 
 def test_family_override_and_unknown_family(tiny_models):
     with pytest.raises(ModelError, match="unknown model family"):
-        LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), family="llava"))
+        LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), family="llava"))
 
 
 def test_out_of_memory_halves_the_batch_then_gives_a_clear_error(tiny_models, monkeypatch):
     import torch
 
-    b = LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), fast=False))
     sizes = []
     real = b._generate_batch
 
@@ -135,7 +135,7 @@ def test_out_of_memory_halves_the_batch_then_gives_a_clear_error(tiny_models, mo
 
 
 def test_processor_resize_mismatch_is_caught(tiny_models):
-    b = LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), fast=False))
     req = _requests(b, [(300, 200)])[0]
     req.image = req.image.resize((req.image.size[0] + 28 * 6, req.image.size[1]))  # over the budget: resampled
     req.max_pixels = req.image.size[0] * req.image.size[1] // 2

@@ -24,7 +24,7 @@ SIZES = [(500, 300), (300, 420), (640, 640), (200, 900), (1000, 1000)]
 def backends(tiny_models):
     out = {}
     for fam, path in tiny_models.items():
-        b = LocalBackend(LoadOptions(str(path), fast=False))
+        b = LocalBackend(LoadOptions(model=str(path), fast=False))
         # random initial weights attend almost uniformly, so positions would hardly matter: sharpen the
         # attention (queries and keys x8) so that a wrong position or mask changes the tokens
         with torch.no_grad():
@@ -121,8 +121,8 @@ def test_graph_mode_needs_cuda_and_modes_are_checked(backends):
 
 
 def test_local_backend_answers_are_the_same_with_and_without_the_fast_path(tiny_models):
-    plain = LocalBackend(LoadOptions(str(tiny_models["qwen3-vl"]), fast=False))
-    fast = LocalBackend(LoadOptions(str(tiny_models["qwen3-vl"]), fast=True))
+    plain = LocalBackend(LoadOptions(model=str(tiny_models["qwen3-vl"]), fast=False))
+    fast = LocalBackend(LoadOptions(model=str(tiny_models["qwen3-vl"]), fast=True))
     # released checkpoints ship a repetition penalty in generation_config.json: the plain path must not pick it up
     plain.model.generation_config.repetition_penalty = 3.0
     reqs, _ = _inputs(plain)
@@ -134,7 +134,7 @@ def test_local_backend_answers_are_the_same_with_and_without_the_fast_path(tiny_
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("family", ["qwen2.5-vl", "qwen3-vl"])
 def test_cuda_graph_decoding_equals_generate_on_the_gpu(tiny_models, family):
-    b = LocalBackend(LoadOptions(str(tiny_models[family]), device="cuda", dtype="fp32", fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models[family]), device="cuda", dtype="fp32", fast=False))
     _, inputs = _inputs(b)
     inputs = inputs.to("cuda")
     ref = _generate(b, inputs, b.eos_ids)

@@ -25,7 +25,7 @@ def _requests(fam, sizes, prompts):
 
 @pytest.mark.parametrize("family", ["qwen2-vl", "qwen2.5-vl", "qwen3-vl"])
 def test_cached_prompt_ids_give_the_processors_batch(tiny_models, family):
-    b = LocalBackend(LoadOptions(str(tiny_models[family]), fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models[family]), fast=False))
     prompts = [Prompt("You read documents.", "QwenVL HTML"), Prompt(None, "Locate the red car, report bbox in JSON."),
                Prompt("You read documents.", "QwenVL HTML")]
     reqs = _requests(b.family, [(500, 300), (300, 420), (900, 900)], prompts)
@@ -36,14 +36,14 @@ def test_cached_prompt_ids_give_the_processors_batch(tiny_models, family):
 
 
 def test_an_image_off_the_grid_is_resized_like_the_processor_does(tiny_models):
-    b = LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), fast=False))
     req = _requests(b.family, [(300, 200)], [Prompt(None, "QwenVL HTML")])[0]
     req.image = req.image.resize((301, 203))
     assert _same(b.inputs.by_ids([req]), b.inputs.by_processor([req]))
 
 
 def test_a_builder_that_disagrees_falls_back_to_the_processor(tiny_models, monkeypatch):
-    b = LocalBackend(LoadOptions(str(tiny_models["qwen2.5-vl"]), fast=False))
+    b = LocalBackend(LoadOptions(model=str(tiny_models["qwen2.5-vl"]), fast=False))
     reqs = _requests(b.family, [(300, 200)], [Prompt(None, "QwenVL HTML")])
     monkeypatch.setattr(b.inputs, "image_token_id", b.inputs.image_token_id + 1)  # a wrong id: not the same batch
     inputs = b.build_inputs(reqs)

@@ -35,7 +35,7 @@ class ScriptedBackend(Backend):
 def _runner(backend, retries=0, batch_size=None):
     fam = QWEN2_5_VL
     task = Task("doc", fam, load_prompt(fam, "doc"), Decoding(256))
-    cfg = RunConfig(task, Budget(fam.default_min_pixels(), 200_000), retries=retries, batch_size=batch_size)
+    cfg = RunConfig(task=task, budget=Budget(fam.default_min_pixels(), 200_000), retries=retries, batch_size=batch_size)
     return Runner(cfg, lambda: backend)
 
 

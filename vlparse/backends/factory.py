@@ -2,48 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from vlparse.backends.base import Backend
 from vlparse.core.errors import UsageError
-from vlparse.core.families import DEFAULT_MODEL, Family, get_family, guess_family_from_name
+from vlparse.core.families import Family, get_family, guess_family_from_name
+from vlparse.core.options import BackendKind, BackendOptions
 
-BACKENDS = ("local", "openai")
-
-
-@dataclass
-class BackendOptions:
-    backend: str = "local"
-    model: str | None = None
-    family: str | None = None
-    dtype: str = "auto"
-    quant: str = "none"
-    device: str = "auto"
-    attn: str = "sdpa"
-    batch_size: int | None = None
-    fast: bool = True
-    base_urls: list[str] = field(default_factory=list)
-    api_key: str | None = None
-    api_model: str | None = None
-    concurrency: int = 4
-    timeout: float = 600.0
-    from_output: str | None = None
-
-    @property
-    def model_name(self) -> str:
-        """The local model: --model, else $VLPARSE_MODEL, else the default."""
-        return self.model or os.environ.get("VLPARSE_MODEL") or DEFAULT_MODEL
-
-    @property
-    def run_model(self) -> str:
-        """What answers this run, as recorded in results and in the resume fingerprint."""
-        if self.from_output is not None:
-            return "recorded"
-        if self.backend == "openai":
-            return self.api_model or self.model or "served"
-        return self.model_name
+#: the backends ``backend_factory`` knows (the recorded one is chosen by ``from_output``)
+BACKENDS = BackendKind.values()
 
 
 def resolve_family(opts: BackendOptions) -> Family:
@@ -95,7 +62,9 @@ def backend_factory(opts: BackendOptions, family: Family, *, only_page: int | No
     def make_local() -> Backend:
         from vlparse.backends.local import LoadOptions, LocalBackend
 
-        return LocalBackend(LoadOptions(opts.model_name, family.name if opts.family else None, opts.dtype,
-                                        opts.quant, opts.device, opts.attn, opts.batch_size, opts.fast))
+        return LocalBackend(LoadOptions(model=opts.model_name, family=family.name if opts.family else None,
+                                        dtype=str(opts.dtype), quant=str(opts.quant), device=opts.device,
+                                        attn=str(opts.attn),
+                                        batch_size=opts.batch_size, fast=opts.fast))
 
     return make_local

@@ -18,27 +18,28 @@ from typing import Any
 
 from vlparse.core.errors import ModelError, OutOfMemoryError, UsageError
 from vlparse.core.families import Family, family_from_model_type, get_family
+from vlparse.core.options import ATTN, DEVICE, DTYPE, FAST_DECODING, QUANT, Attn, Dtype, Quant
 from vlparse.backends.base import Answer, Backend, Request
 
-DTYPES = ("auto", "bf16", "fp16", "fp32")
-QUANTS = ("none", "8bit", "4bit")
-ATTNS = ("sdpa", "flash_attention_2", "eager")
+DTYPES = Dtype.values()
+QUANTS = Quant.values()
+ATTNS = Attn.values()
 #: modules never quantised: the vision tower (small, precision-sensitive) and the output head.
 #: transformers 5 matches these from the start of the module name ("model.visual.blocks.0..."); the bare
 #: names cover checkpoints whose tower sits at the top level, as in transformers 4.
 SKIP_QUANT_MODULES = ["model.visual", "visual", "lm_head"]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class LoadOptions:
     model: str
     family: str | None = None
-    dtype: str = "auto"
-    quant: str = "none"
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    attn: str = "sdpa"
+    dtype: str = DTYPE
+    quant: str = QUANT
+    device: str = DEVICE  # auto | cpu | cuda | cuda:N
+    attn: str = ATTN
     batch_size: int | None = None
-    fast: bool = False  # vlparse's own decode loop (see vlparse.backends.fastgen) where it applies
+    fast: bool = FAST_DECODING  # vlparse's own decode loop (see vlparse.backends.fastgen) where it applies
 
 
 def _looks_like_path(model: str) -> bool:

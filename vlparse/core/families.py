@@ -139,3 +139,15 @@ def guess_family_from_name(model: str) -> Family | None:
         if needle in low:
             return fam
     return None
+
+
+def pixel_budget(family: Family, task: str, *, max_pixels: int | None = None, min_pixels: int | None = None):
+    """The :class:`~vlparse.core.geometry.Budget` of ``task`` (doc, ground, points): the given bounds, else the
+    family's defaults. An impossible budget is a :class:`~vlparse.core.errors.UsageError`."""
+    from vlparse.core.errors import UsageError
+    from vlparse.core.geometry import Budget
+
+    try:
+        return Budget(min_pixels or family.default_min_pixels(), max_pixels or family.default_max_pixels(task))
+    except ValueError as e:
+        raise UsageError(str(e)) from None

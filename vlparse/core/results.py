@@ -11,17 +11,30 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from vlparse.core.geometry import Frame
+from vlparse.core.options import Choice
 
 #: the version of every JSON vlparse writes (document JSON, page records, JSONL lines, manifests, API dicts):
 #: one number shared by all of them, raised when a field changes meaning or goes away
 SCHEMA_VERSION = 1
 
-# page status values
-OK = "ok"
-REPAIRED = "repaired"  # the answer needed repairs (see warnings) but is complete
-TRUNCATED = "truncated"  # the answer stopped at the token limit
-REPETITION = "repetition"  # a repetition loop was cut
-FAILED = "failed"  # no usable answer (error says why)
+
+
+class PageStatus(Choice):
+    """How a page went (``PageResult.status`` holds the value)."""
+
+    OK = "ok"
+    REPAIRED = "repaired"  # the answer needed repairs (see warnings) but is complete
+    TRUNCATED = "truncated"  # the answer stopped at the token limit
+    REPETITION = "repetition"  # a repetition loop was cut
+    FAILED = "failed"  # no usable answer (error says why)
+
+
+# page status values, as plain strings
+OK = PageStatus.OK.value
+REPAIRED = PageStatus.REPAIRED.value
+TRUNCATED = PageStatus.TRUNCATED.value
+REPETITION = PageStatus.REPETITION.value
+FAILED = PageStatus.FAILED.value
 
 
 @dataclass

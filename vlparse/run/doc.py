@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 
 from vlparse.core.errors import UsageError
 from vlparse.export.document import DOC_FORMATS, write_exports
@@ -12,15 +11,10 @@ from vlparse.core.results import Document
 from vlparse.run.outputs import plan_outputs
 from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
 from vlparse.run.prompts import load_prompt
-from vlparse.run.job import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.core.options import DocOptions
+from vlparse.run.job import budget_for, exit_code, gather_inputs, make_store, run_pipeline
 from vlparse.backends.factory import resolve_family
 from vlparse.run.tasks import Decoding, Task
-
-
-@dataclass
-class DocOptions(CommonOptions):
-    formats: list[str] = field(default_factory=list)
-    overlay_dir: str | None = None
 
 
 class DocListener(Listener):
@@ -78,11 +72,12 @@ def run_doc(opts: DocOptions) -> int:
     if "searchable-pdf" in formats and plan.mode == "stdout":
         raise UsageError("--searchable-pdf writes a file: give -o FILE or -o DIR")
     model_name = opts.backend.run_model
-    task = Task("doc", family, prompt, Decoding(opts.max_new_tokens))
-    cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
+    max_new_tokens = opts.tokens_for("doc")
+    task = Task("doc", family, prompt, Decoding(max_new_tokens))
+    cfg = RunConfig(task=task, budget=budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
                     fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
     store = make_store(plan, task="doc", family=family.name, model=model_name, prompt=prompt, budget=budget,
-                       dpi=opts.dpi, max_new_tokens=opts.max_new_tokens, backend=opts.backend.backend)
+                       dpi=opts.dpi, max_new_tokens=max_new_tokens, backend=opts.backend.backend)
     listener = DocListener(opts, plan, family, model_name, formats)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     return exit_code(summary, len(sources) + len(problems))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,18 +13,10 @@ from vlparse.core.results import FAILED, PageResult
 from vlparse.run.outputs import plan_outputs
 from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
 from vlparse.run.prompts import fill_queries, load_prompt
-from vlparse.run.job import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.core.options import GroundOptions
+from vlparse.run.job import budget_for, exit_code, gather_inputs, make_store, run_pipeline
 from vlparse.backends.factory import resolve_family
 from vlparse.run.tasks import Decoding, Task
-
-
-@dataclass
-class GroundOptions(CommonOptions):
-    queries: list[str] = field(default_factory=list)
-    points: bool = False
-    json_lines: bool | None = None  # None: JSON lines unless stdout is a terminal
-    coco: str | None = None
-    overlay_dir: str | None = None
 
 
 def split_args(args: list[str], extra_queries: list[str]) -> tuple[list[str], list[str]]:
@@ -165,12 +156,13 @@ def run_ground(opts: GroundOptions) -> int:
     if opts.json_lines is False and plan.mode == "none":
         table = True
     model_name = opts.backend.run_model
-    task = Task("ground", family, prompt, Decoding(opts.max_new_tokens), want="point" if opts.points else "bbox",
+    max_new_tokens = opts.tokens_for(task_name)
+    task = Task("ground", family, prompt, Decoding(max_new_tokens), want="point" if opts.points else "bbox",
                 queries=list(opts.queries))
-    cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
+    cfg = RunConfig(task=task, budget=budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
                     fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
     store = make_store(plan, task=task_name, family=family.name, model=model_name, prompt=prompt, budget=budget,
-                       max_new_tokens=opts.max_new_tokens, backend=opts.backend.backend)
+                       max_new_tokens=max_new_tokens, backend=opts.backend.backend)
     listener = GroundListener(opts, plan, family, table)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     listener.finish()

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from dataclasses import dataclass, field
 
 from vlparse.run import console
 from vlparse.core.errors import EXIT_USAGE
-from vlparse.core.families import Family
+from vlparse.core.families import Family, pixel_budget
 from vlparse.core.geometry import Budget
 from vlparse.run.pipeline import RunConfig, Runner, Summary
-from vlparse.backends.factory import BackendOptions, backend_factory
+from vlparse.backends.factory import backend_factory
+from vlparse.core.options import RunOptions
 from vlparse.run.store import Store, fingerprint
 
 
-@dataclass
-class CommonOptions:
-    inputs: list[str]
-    backend: BackendOptions = field(default_factory=BackendOptions)
-    output: str | None = None
-    pages: str | None = None
-    dpi: float | None = None
-    password: str | None = None
-    recursive: bool = False
-    max_pixels: int | None = None
-    min_pixels: int | None = None
-    max_new_tokens: int = 8192
-    retries: int = 1
-    fail_fast: bool = False
-    force: bool = False
-    jsonl: bool = False
-    quiet: bool = False
-    verbose: bool = False
-    prompt_file: str | None = None
+#: the options every job shares (kept under its old name for the jobs' signatures)
+CommonOptions = RunOptions
 
 
 def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]], bool]:
@@ -47,13 +30,7 @@ def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]]
 
 
 def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
-    try:
-        return Budget(opts.min_pixels or family.default_min_pixels(),
-                      opts.max_pixels or family.default_max_pixels(task))
-    except ValueError as e:
-        from vlparse.core.errors import UsageError
-
-        raise UsageError(str(e)) from None
+    return pixel_budget(family, task, max_pixels=opts.max_pixels, min_pixels=opts.min_pixels)
 
 
 def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: list[str], problems, listener,

@@ -27,7 +27,7 @@ from vlparse.run.store import Store
 from vlparse.run.tasks import Decoding, Task, next_decoding, quality
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RunConfig:
     task: Task
     budget: Budget

@@ -29,7 +29,7 @@ from vlparse.pages.render import open_source, parse_page_selection
 FORMATS = {"png": ("PNG", ".png", {"compress_level": 1}), "webp": ("WEBP", ".webp", {"lossless": True})}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class RenderOptions:
     inputs: list[str]
     output: str

@@ -48,7 +48,7 @@ DEFINITIONS = {
 CPU_PAGE_TOKENS = 64
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BenchOptions:
     model: str | None = None
     random_weights: str | None = None
@@ -156,7 +156,7 @@ def random_backend(name: str, opts: BenchOptions, quant: str, workdir: Path):
     del model
     if device.startswith("cuda"):
         torch.cuda.empty_cache()
-    return LocalBackend(LoadOptions(str(ckpt), dtype=opts.dtype, quant=quant, device=opts.device, attn=opts.attn,
+    return LocalBackend(LoadOptions(model=str(ckpt), dtype=opts.dtype, quant=quant, device=opts.device, attn=opts.attn,
                                     fast=True))
 
 
@@ -332,7 +332,7 @@ def _load(opts: BenchOptions, quant: str, workdir: Path):
         return random_backend(opts.random_weights, opts, quant, workdir)
     if not opts.model:
         raise UsageError("give --model DIR (a checkpoint) or --random-weights ARCH (e.g. qwen2.5-vl-7b)")
-    return LocalBackend(LoadOptions(opts.model, dtype=opts.dtype, quant=quant, device=opts.device, attn=opts.attn,
+    return LocalBackend(LoadOptions(model=opts.model, dtype=opts.dtype, quant=quant, device=opts.device, attn=opts.attn,
                                     fast=True))
 
 

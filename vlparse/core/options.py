@@ -1,0 +1,281 @@
+"""Choices, defaults and the options objects that the library, the API and the CLI share.
+
+One home for each default
+-------------------------
+Every default a run depends on is a constant here (pixel budgets excepted: they are per family and live
+in :mod:`vlparse.core.families`, as ``Family.default_max_pixels(task)`` / ``default_min_pixels()``). The
+options dataclasses below use these constants, the Python API (:mod:`vlparse.api`) uses the dataclasses,
+and the CLI builds its options from the same dataclasses, so the CLI and the library cannot disagree.
+
+Choices are :class:`Choice` enums (``str`` valued: ``Dtype.BF16 == "bf16"``); Typer validates them and
+lists them in ``--help``.
+
+Adding an option that ``doc`` and ``ground`` share
+--------------------------------------------------
+Add ONE field to :class:`BackendOptions` (how answers are produced) or :class:`RunOptions` (how pages are
+prepared and the run goes), with ``metadata=cli("--flag", help=..., panel=...)``. The command modules turn
+every field that carries :func:`cli` metadata into a Typer option of both commands
+(``vlparse.commands._options.shared_options``) and fill the dataclass from it; the API takes the same
+name as a keyword argument. A field without :func:`cli` metadata is library-only (or declared by each
+command itself, as ``pages`` whose help differs).
+
+Options objects are keyword-only dataclasses: ``BackendOptions(model="...", family="qwen2.5-vl")``.
+
+This module is pure (no I/O at import or use, no torch): part of the core layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Choice(str, Enum):
+    """A string-valued choice: compares equal to its value and prints as it."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return self.value.__format__(spec)
+
+    def __hash__(self) -> int:  # as its value's, so ``{"bf16": ...}[Dtype.BF16]`` finds it (Enum hashes the name)
+        return hash(self.value)
+
+    @classmethod
+    def values(cls) -> tuple[str, ...]:
+        return tuple(m.value for m in cls)
+
+
+class BackendKind(Choice):
+    """What produces the answers."""
+
+    LOCAL = "local"  # transformers on this machine
+    OPENAI = "openai"  # an OpenAI-compatible server (vLLM, SGLang)
+
+
+class Dtype(Choice):
+    AUTO = "auto"
+    BF16 = "bf16"
+    FP16 = "fp16"
+    FP32 = "fp32"
+
+
+class Quant(Choice):
+    NONE = "none"
+    INT8 = "8bit"
+    INT4 = "4bit"
+
+
+class Attn(Choice):
+    SDPA = "sdpa"
+    FLASH_ATTENTION_2 = "flash_attention_2"
+    EAGER = "eager"
+
+
+class DeviceKind(Choice):
+    """Device kinds; ``cuda:N`` (a GPU by index) is accepted wherever a device is: see :func:`parse_device`."""
+
+    AUTO = "auto"
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class TaskKind(Choice):
+    DOC = "doc"  # QwenVL HTML document parsing
+    GROUND = "ground"  # boxes for text queries
+    POINTS = "points"  # points for text queries
+
+
+#: how ``--help`` and errors name the accepted devices
+DEVICE_CHOICES = (*DeviceKind.values(), "cuda:N")
+
+
+def parse_device(value: str) -> str:
+    """``auto`` | ``cpu`` | ``cuda`` | ``cuda:N`` (N a GPU index), normalised; ValueError otherwise.
+
+    Examples:
+        >>> parse_device("CUDA:1")
+        'cuda:1'
+    """
+    v = str(value).strip().lower()
+    if v in DeviceKind.values():
+        return v
+    kind, sep, index = v.partition(":")
+    if kind == DeviceKind.CUDA and sep and index.isdigit():
+        return f"cuda:{int(index)}"
+    raise ValueError(f"device must be one of {' | '.join(DEVICE_CHOICES)} (got '{value}')")
+
+
+# -- defaults (the one home of each) ---------------------------------------------------------------
+#: token limit per answer, per task
+MAX_NEW_TOKENS: dict[TaskKind, int] = {TaskKind.DOC: 8192, TaskKind.GROUND: 2048, TaskKind.POINTS: 2048}
+#: the smallest --max-new-tokens accepted
+MIN_NEW_TOKENS = 16
+#: in-flight requests per server (openai backend)
+CONCURRENCY = 4
+#: seconds per server request
+TIMEOUT = 600.0
+#: vlparse's own decode loop (vlparse.backends.fastgen) where it applies: on in the CLI and the library
+FAST_DECODING = True
+#: extra attempts for truncated or looping answers
+RETRIES = 1
+BACKEND = BackendKind.LOCAL
+DTYPE = Dtype.AUTO
+QUANT = Quant.NONE
+ATTN = Attn.SDPA
+DEVICE = DeviceKind.AUTO.value
+
+
+def default_max_new_tokens(task: str) -> int:
+    """The token limit of ``task`` (doc, ground, points)."""
+    return MAX_NEW_TOKENS[TaskKind(task)]
+
+
+# -- CLI metadata ----------------------------------------------------------------------------------
+PANEL_MODEL = "Model"
+PANEL_BUDGET = "Pixel budget and pages"
+PANEL_RUN = "Run"
+PANEL_SERVER = "Server backend"
+
+
+def cli(*flags: str, help: str, panel: str = PANEL_RUN, **extra: Any) -> dict[str, Any]:  # noqa: A002
+    """Field metadata that makes a field a command-line option of ``doc`` and ``ground``.
+
+    ``extra``: more ``typer.Option`` keywords (``min=``, ``envvar=``, ``show_envvar=``...), plus
+    ``kind="device"`` for the device parser.
+    """
+    return {"cli": {"flags": flags, "help": help, "panel": panel, **extra}}
+
+
+@dataclass(kw_only=True)
+class BackendOptions:
+    """How answers are produced: the model and where it runs (a local model, a server, recorded answers)."""
+
+    backend: BackendKind = field(default=BACKEND, metadata=cli(
+        "--backend", help="local (transformers) | openai (vLLM / SGLang server).", panel=PANEL_SERVER))
+    model: str | None = field(default=None, metadata=cli(
+        "--model", "-m", help="Hub id or local directory of a Qwen VL checkpoint (default: $VLPARSE_MODEL or "
+        "Qwen/Qwen2.5-VL-7B-Instruct).", panel=PANEL_MODEL))
+    family: str | None = field(default=None, metadata=cli(
+        "--family", help="qwen-vl | qwen2-vl | qwen2.5-vl | qwen3-vl (default: from the model's config).",
+        panel=PANEL_MODEL))
+    dtype: Dtype = field(default=DTYPE, metadata=cli("--dtype", help="Weights' precision.", panel=PANEL_MODEL))
+    quant: Quant = field(default=QUANT, metadata=cli(
+        "--quant", help="bitsandbytes quantisation (vision tower kept unquantised).", panel=PANEL_MODEL))
+    device: str = field(default=DEVICE, metadata=cli(
+        "--device", help="auto | cpu | cuda | cuda:N (N: the GPU's index, e.g. cuda:1).", panel=PANEL_MODEL,
+        kind="device"))
+    attn: Attn = field(default=ATTN, metadata=cli("--attn", help="Attention implementation.", panel=PANEL_MODEL))
+    batch_size: int | None = field(default=None, metadata=cli(
+        "--batch-size", help="Pages per model batch (default: from free GPU memory; 4 on CPU).", panel=PANEL_MODEL,
+        min=1))
+    fast: bool = FAST_DECODING  # library-only: the CLI always uses the default
+    base_urls: list[str] = field(default_factory=list, metadata=cli(
+        "--base-url", help="Server URL, e.g. http://127.0.0.1:8000/v1 (repeat for several servers).",
+        panel=PANEL_SERVER))
+    api_key: str | None = field(default=None, metadata=cli(
+        "--api-key", help="Bearer token for the server.", panel=PANEL_SERVER, envvar="VLPARSE_API_KEY",
+        show_envvar=True))
+    api_model: str | None = field(default=None, metadata=cli(
+        "--api-model", help="Served model name (default: the only one served).", panel=PANEL_SERVER))
+    concurrency: int = field(default=CONCURRENCY, metadata=cli(
+        "--concurrency", help="In-flight requests per server.", panel=PANEL_SERVER, min=1))
+    timeout: float = field(default=TIMEOUT, metadata=cli(
+        "--timeout", help="Seconds per server request.", panel=PANEL_SERVER, min=1))
+    from_output: str | None = field(default=None, metadata=cli(
+        "--from-output", help="Skip the model: take raw answers from FILE, DIR or - (needs --family).",
+        panel=PANEL_MODEL))
+
+    def __post_init__(self) -> None:
+        from vlparse.core.errors import UsageError
+
+        for name, kind in (("backend", BackendKind), ("dtype", Dtype), ("quant", Quant), ("attn", Attn)):
+            value = getattr(self, name)
+            try:
+                setattr(self, name, kind(value))
+            except ValueError:
+                raise UsageError(f"{name} must be one of {' | '.join(kind.values())} (got '{value}')") from None
+        try:
+            self.device = parse_device(self.device)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        self.base_urls = list(self.base_urls or [])
+
+    @property
+    def run_model(self) -> str:
+        """What answers this run, as recorded in results and in the resume fingerprint."""
+        if self.from_output is not None:
+            return "recorded"
+        if self.backend == BackendKind.OPENAI:
+            return self.api_model or self.model or "served"
+        return self.model_name
+
+    @property
+    def model_name(self) -> str:
+        """The local model: ``model``, else ``$VLPARSE_MODEL``, else the default."""
+        import os
+
+        from vlparse.core.families import DEFAULT_MODEL
+
+        return self.model or os.environ.get("VLPARSE_MODEL") or DEFAULT_MODEL
+
+
+@dataclass(kw_only=True)
+class RunOptions:
+    """How pages are prepared and how a run goes (shared by ``doc`` and ``ground``)."""
+
+    inputs: list[str] = field(default_factory=list)
+    backend: BackendOptions = field(default_factory=BackendOptions)
+    output: str | None = None
+    pages: str | None = None
+    max_new_tokens: int | None = field(default=None, metadata=cli(
+        "--max-new-tokens", help=f"Token limit per answer (default: {MAX_NEW_TOKENS[TaskKind.DOC]} for doc, "
+        f"{MAX_NEW_TOKENS[TaskKind.GROUND]} for ground).", panel=PANEL_MODEL, min=MIN_NEW_TOKENS))
+    max_pixels: int | None = field(default=None, metadata=cli(
+        "--max-pixels", help="Pixel budget of the image the model sees (default per family and task).",
+        panel=PANEL_BUDGET, min=1))
+    min_pixels: int | None = field(default=None, metadata=cli(
+        "--min-pixels", help="Lower pixel bound (default per family).", panel=PANEL_BUDGET, min=1))
+    dpi: float | None = field(default=None, metadata=cli(
+        "--dpi", help="Upper bound on the PDF rendering resolution.", panel=PANEL_BUDGET, min=1))
+    password: str | None = field(default=None, metadata=cli(
+        "--password", help="Password of encrypted PDFs.", panel=PANEL_BUDGET))
+    recursive: bool = field(default=False, metadata=cli(
+        "--recursive", "-r", help="Descend into directories given as inputs."))
+    retries: int = field(default=RETRIES, metadata=cli(
+        "--retries", help="Extra attempts for truncated or looping answers.", min=0))
+    fail_fast: bool = field(default=False, metadata=cli(
+        "--fail-fast", help="Stop at the first failed input or page."))
+    force: bool = field(default=False, metadata=cli(
+        "--force", help="Redo pages an earlier run of -o DIR already finished."))
+    jsonl: bool = field(default=False, metadata=cli(
+        "--jsonl", help="One JSON line per page on stdout as soon as it is done."))
+    quiet: bool = field(default=False, metadata=cli("--quiet", "-q", help="Only errors on stderr."))
+    verbose: bool = field(default=False, metadata=cli("--verbose", "-v", help="More detail on stderr."))
+    prompt_file: str | None = field(default=None, metadata=cli(
+        "--prompt-file", help="Override the prompt (TOML with user/system, or plain text).", panel=PANEL_MODEL))
+
+    def tokens_for(self, task: str) -> int:
+        """``max_new_tokens``, or the task's default."""
+        return self.max_new_tokens if self.max_new_tokens is not None else default_max_new_tokens(task)
+
+
+@dataclass(kw_only=True)
+class DocOptions(RunOptions):
+    """``vlparse doc``: the exports to write."""
+
+    formats: list[str] = field(default_factory=list)
+    overlay_dir: str | None = None
+
+
+@dataclass(kw_only=True)
+class GroundOptions(RunOptions):
+    """``vlparse ground``: the queries and where the detections go."""
+
+    queries: list[str] = field(default_factory=list)
+    points: bool = False
+    json_lines: bool | None = None  # None: JSON lines unless stdout is a terminal
+    coco: str | None = None
+    overlay_dir: str | None = None
