@@ -8,6 +8,7 @@ in points of the displayed page with a top-left origin (``bbox_pt``).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 from vlparse.core.geometry import Frame
@@ -158,18 +159,121 @@ class PageResult:
                    list(d.get("attempts", [])))
 
 
+def _check_version(d: dict[str, Any]) -> None:
+    v = d.get("schema_version", SCHEMA_VERSION)
+    if isinstance(v, int) and v > SCHEMA_VERSION:
+        raise ValueError(f"schema version {v} is newer than this vlparse reads ({SCHEMA_VERSION}); upgrade vlparse")
+
+
 @dataclass
 class Document:
+    """One parsed input: its pages in order, each with its blocks (``vlparse doc``'s JSON).
+
+    ``error`` says why the input could not be opened at all (then there are no pages).
+    """
+
     source: str
     family: str
     model: str
     pages: list[PageResult] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the input was read and no page failed."""
+        return self.error is None and bool(self.pages) and all(p.status != FAILED for p in self.pages)
+
+    def iter_blocks(self) -> Iterator[tuple[PageResult, Block]]:
+        """Every block with its page, in reading order: ``for page, block in doc.iter_blocks()``."""
+        for page in self.pages:
+            for block in page.blocks:
+                yield page, block
+
+    def __iter__(self) -> Iterator[tuple[PageResult, Block]]:
+        return self.iter_blocks()
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "family": self.family, "model": self.model,
-                "pages": [p.to_dict() for p in self.pages]}
+        d = {"schema_version": SCHEMA_VERSION, "source": self.source, "family": self.family, "model": self.model,
+             "pages": [p.to_dict() for p in self.pages]}
+        if self.error:
+            d["error"] = self.error
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:
+        _check_version(d)
         pages = [PageResult.from_dict({"source": d["source"], **p}) for p in d.get("pages", [])]
-        return cls(d["source"], d.get("family", ""), d.get("model", ""), pages)
+        return cls(d["source"], d.get("family", ""), d.get("model", ""), pages, d.get("error"))
+
+
+def ground_record(result: PageResult, family: str) -> dict[str, Any]:
+    """The JSON object ``vlparse ground`` writes per image (coordinates in original-image pixels)."""
+    info = result.info
+    d: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "image": info.source}
+    if info.kind == "pdf" or info.page > 1:
+        d["page"] = info.page
+    d.update({"width": info.width_px, "height": info.height_px, "family": family,
+              "model_width": info.frame.model_width, "model_height": info.frame.model_height})
+    if info.kind == "pdf":
+        d.update({"width_pt": info.width_pt, "height_pt": info.height_pt})
+    d.update({"status": result.status, "detections": [x.to_dict() for x in result.detections],
+              "warnings": list(result.warnings)})
+    if result.error:
+        d["error"] = result.error
+    d["raw"] = result.raw
+    return d
+
+
+@dataclass
+class GroundResult:
+    """Detections for text queries over one or more images (or PDF pages), one :class:`PageResult` each.
+
+    ``errors``: inputs that could not be opened at all, as ``{source: reason}``.
+    """
+
+    family: str
+    model: str
+    queries: list[str] = field(default_factory=list)
+    points: bool = False
+    images: list[PageResult] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when every input was read and no image failed."""
+        return not self.errors and bool(self.images) and all(p.status != FAILED for p in self.images)
+
+    @property
+    def detections(self) -> list[Detection]:
+        """All detections of all images, in order."""
+        return [d for p in self.images for d in p.detections]
+
+    def iter_detections(self) -> Iterator[tuple[PageResult, Detection]]:
+        """Every detection with its image: ``for image, det in result.iter_detections()``."""
+        for page in self.images:
+            for det in page.detections:
+                yield page, det
+
+    def __iter__(self) -> Iterator[tuple[PageResult, Detection]]:
+        return self.iter_detections()
+
+    def records(self) -> list[dict[str, Any]]:
+        """The JSON lines ``vlparse ground`` prints, one per image."""
+        return [ground_record(p, self.family) for p in self.images]
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"schema_version": SCHEMA_VERSION, "family": self.family, "model": self.model,
+             "queries": list(self.queries), "points": self.points, "images": [p.to_dict() for p in self.images]}
+        if self.errors:
+            d["errors"] = dict(self.errors)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> GroundResult:
+        _check_version(d)
+        return cls(d.get("family", ""), d.get("model", ""), list(d.get("queries", [])), bool(d.get("points")),
+                   [PageResult.from_dict(p) for p in d.get("images", [])], dict(d.get("errors") or {}))
+
+
+#: the public name of a page's result
+Page = PageResult

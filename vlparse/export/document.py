@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from vlparse.run.atomic import atomic_write_text
-from vlparse.core.results import Document
+from vlparse.core.results import SCHEMA_VERSION, Document
 
 DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review")
 
@@ -23,7 +23,8 @@ def render_text(doc: Document, fmt: str) -> str:
 
         return render_markdown(doc)
     if fmt == "raw":
-        return "".join(json.dumps({"source": doc.source, "page": p.info.page, "output": p.raw}, ensure_ascii=False)
+        return "".join(json.dumps({"schema_version": SCHEMA_VERSION, "source": doc.source, "page": p.info.page,
+                                   "output": p.raw}, ensure_ascii=False)
                        + "\n" for p in doc.pages)
     if fmt == "hocr":
         from vlparse.export.hocr import render_hocr

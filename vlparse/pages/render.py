@@ -135,14 +135,14 @@ def _quiet_mupdf() -> None:
 class PdfSource(Source):
     kind = "pdf"
 
-    def __init__(self, path: str, password: str | None = None):
+    def __init__(self, path: str, password: str | None = None, *, data: bytes | None = None):
         super().__init__(path)
         import pymupdf
 
         with PDF_LOCK:
             _quiet_mupdf()
             try:
-                doc = pymupdf.open(path, filetype="pdf")
+                doc = pymupdf.open(path, filetype="pdf") if data is None else pymupdf.open(stream=data, filetype="pdf")
             except pymupdf.EmptyFileError:
                 raise InputError("the file is empty") from None
             except (pymupdf.FileDataError, RuntimeError, ValueError) as e:
@@ -225,27 +225,32 @@ class PdfSource(Source):
 class ImageSource(Source):
     kind = "image"
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, data: bytes | None = None, image=None):
         super().__init__(path)
+        import io
+
         from PIL import Image, UnidentifiedImageError
 
-        try:
-            with open(path, "rb") as f:
-                head = f.read(1)
-        except OSError as e:
-            raise InputError(f"{e.strerror or e}") from None
-        if not head:
-            raise InputError("the file is empty")
+        self._owned = image is None  # an image handed over by the caller is theirs to close
+        if image is None and data is None:
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(1)
+            except OSError as e:
+                raise InputError(f"{e.strerror or e}") from None
+            if not head:
+                raise InputError("the file is empty")
         Image.MAX_IMAGE_PIXELS = None  # vlparse checks the size itself, with a clear message
         try:
-            img = Image.open(path)
+            img = image if image is not None else Image.open(path if data is None else io.BytesIO(data))
         except UnidentifiedImageError:
             raise InputError("not an image Pillow can read (or a corrupt one)") from None
         except OSError as e:
             raise InputError(f"cannot read the image ({_short(e)})") from None
         w, h = img.size
         if w * h > MAX_IMAGE_PIXELS:
-            img.close()
+            if self._owned:
+                img.close()
             raise InputError(f"{w}x{h} = {w * h:,} pixels is above the {MAX_IMAGE_PIXELS:,}-pixel limit "
                              "(decompression-bomb guard); downscale the image first")
         if w <= 0 or h <= 0:
@@ -292,7 +297,35 @@ class ImageSource(Source):
         return img
 
     def close(self) -> None:
-        self.img.close()
+        if self._owned:
+            self.img.close()
+
+
+@dataclass(frozen=True)
+class InMemory:
+    """An input that is not a file: the bytes of a PDF or an image, or a PIL image. ``name`` stands for the path
+    in results (e.g. ``<bytes 1>``)."""
+
+    name: str
+    data: bytes | None = None
+    image: object = None  # PIL.Image.Image
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def source_name(source: str | InMemory) -> str:
+    """What results call an input: its path as given, or an in-memory input's name."""
+    return source.name if isinstance(source, InMemory) else source
+
+
+def _sniff_head(head: bytes) -> str | None:
+    if b"%PDF-" in head:
+        return "pdf"
+    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or \
+            (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:12] == b"ftypavif":
+        return "image"
+    return None
 
 
 def sniff_kind(path: str) -> str | None:
@@ -302,11 +335,9 @@ def sniff_kind(path: str) -> str | None:
             head = f.read(1024)
     except OSError:
         return None
-    if b"%PDF-" in head:
-        return "pdf"
-    if head.startswith((b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")) or \
-            (head[:4] == b"RIFF" and head[8:12] == b"WEBP") or head[4:12] == b"ftypavif":
-        return "image"
+    kind = _sniff_head(head)
+    if kind is not None:
+        return kind
     suffix = Path(path).suffix.lower()
     if suffix in PDF_SUFFIXES:
         return "pdf"
@@ -315,8 +346,19 @@ def sniff_kind(path: str) -> str | None:
     return None
 
 
-def open_source(path: str, *, password: str | None = None) -> Source:
+def open_source(path: str | InMemory, *, password: str | None = None) -> Source:
     """Open a PDF or an image; an unreadable input raises :class:`InputError` with one clear line."""
+    if isinstance(path, InMemory):
+        if path.image is not None:
+            return ImageSource(path.name, image=path.image)
+        data = bytes(path.data or b"")
+        if not data:
+            raise InputError("the data is empty")
+        kind = _sniff_head(data[:1024])
+        if kind == "pdf":
+            return PdfSource(path.name, password, data=data)
+        if kind == "image" or kind is None:
+            return ImageSource(path.name, data=data)
     p = Path(path)
     if not p.exists():
         raise InputError("no such file")

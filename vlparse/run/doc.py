@@ -7,14 +7,12 @@ import sys
 
 from vlparse.core.errors import UsageError
 from vlparse.export.document import DOC_FORMATS, write_exports
-from vlparse.core.results import Document
+from vlparse.core.results import SCHEMA_VERSION, Document
 from vlparse.run.outputs import plan_outputs
-from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
-from vlparse.run.prompts import load_prompt
+from vlparse.run.pipeline import DocumentRun, Listener
 from vlparse.core.options import DocOptions
-from vlparse.run.job import budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.run.job import doc_job, exit_code, gather_inputs, make_store, run_pipeline
 from vlparse.backends.factory import resolve_family
-from vlparse.run.tasks import Decoding, Task
 
 
 class DocListener(Listener):
@@ -24,7 +22,8 @@ class DocListener(Listener):
 
     def on_page(self, result, doc: DocumentRun, resumed: bool) -> None:
         if self.opts.jsonl and not resumed:
-            sys.stdout.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            line = {"schema_version": SCHEMA_VERSION, **result.to_dict()}
+            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
     def document(self, run: DocumentRun) -> Document:
@@ -60,11 +59,7 @@ def run_doc(opts: DocOptions) -> int:
     if opts.jsonl and opts.output == "-":
         raise UsageError("--jsonl already writes to stdout; -o - cannot be used with it")
     family = resolve_family(opts.backend)
-    if not family.html and not opts.prompt_file:
-        raise UsageError(f"{family.title} was not trained for QwenVL HTML document parsing; use a Qwen2.5-VL or "
-                         "Qwen3-VL model, or give your own --prompt-file")
-    prompt = load_prompt(family, "doc", opts.prompt_file)
-    budget = budget_for(family, "doc", opts)
+    task, cfg = doc_job(family, opts)
     sources, problems, many = gather_inputs(opts)
     if not sources and not problems:
         raise UsageError("no inputs (give PDFs or images, a directory, or - to read paths from stdin)")
@@ -72,12 +67,8 @@ def run_doc(opts: DocOptions) -> int:
     if "searchable-pdf" in formats and plan.mode == "stdout":
         raise UsageError("--searchable-pdf writes a file: give -o FILE or -o DIR")
     model_name = opts.backend.run_model
-    max_new_tokens = opts.tokens_for("doc")
-    task = Task("doc", family, prompt, Decoding(max_new_tokens))
-    cfg = RunConfig(task=task, budget=budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
-                    fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
-    store = make_store(plan, task="doc", family=family.name, model=model_name, prompt=prompt, budget=budget,
-                       dpi=opts.dpi, max_new_tokens=max_new_tokens, backend=opts.backend.backend)
+    store = make_store(plan, task="doc", family=family.name, model=model_name, prompt=task.prompt, budget=cfg.budget,
+                       dpi=opts.dpi, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend)
     listener = DocListener(opts, plan, family, model_name, formats)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     return exit_code(summary, len(sources) + len(problems))

@@ -9,14 +9,12 @@ from typing import Any
 
 from vlparse.run import console
 from vlparse.core.errors import UsageError
-from vlparse.core.results import FAILED, PageResult
+from vlparse.core.results import FAILED, PageResult, ground_record
 from vlparse.run.outputs import plan_outputs
-from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
-from vlparse.run.prompts import fill_queries, load_prompt
+from vlparse.run.pipeline import DocumentRun, Listener
 from vlparse.core.options import GroundOptions
-from vlparse.run.job import budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.run.job import exit_code, gather_inputs, ground_job, make_store, run_pipeline
 from vlparse.backends.factory import resolve_family
-from vlparse.run.tasks import Decoding, Task
 
 
 def split_args(args: list[str], extra_queries: list[str]) -> tuple[list[str], list[str]]:
@@ -44,20 +42,7 @@ def _looks_like_file(a: str) -> bool:
 
 def record(result: PageResult, family: str) -> dict[str, Any]:
     """The per-image JSON object (coordinates in original-image pixels)."""
-    info = result.info
-    d: dict[str, Any] = {"image": info.source}
-    if info.kind == "pdf" or info.page > 1:
-        d["page"] = info.page
-    d.update({"width": info.width_px, "height": info.height_px, "family": family,
-              "model_width": info.frame.model_width, "model_height": info.frame.model_height})
-    if info.kind == "pdf":
-        d.update({"width_pt": info.width_pt, "height_pt": info.height_pt})
-    d.update({"status": result.status, "detections": [x.to_dict() for x in result.detections],
-              "warnings": list(result.warnings)})
-    if result.error:
-        d["error"] = result.error
-    d["raw"] = result.raw
-    return d
+    return ground_record(result, family)
 
 
 class GroundListener(Listener):
@@ -135,12 +120,9 @@ def print_table(results: list[PageResult]) -> None:
 
 
 def run_ground(opts: GroundOptions) -> int:
-    if not opts.queries:
-        raise UsageError("give at least one query")
-    family = resolve_family(opts.backend)
+    family = resolve_family(opts.backend) if opts.queries else None
+    task, cfg = ground_job(family, opts, opts.queries, opts.points)
     task_name = "points" if opts.points else "ground"
-    prompt = fill_queries(load_prompt(family, task_name, opts.prompt_file), opts.queries)
-    budget = budget_for(family, "ground", opts)
     sources, problems, many = gather_inputs(opts)
     if not sources and not problems:
         raise UsageError("no inputs")
@@ -156,13 +138,8 @@ def run_ground(opts: GroundOptions) -> int:
     if opts.json_lines is False and plan.mode == "none":
         table = True
     model_name = opts.backend.run_model
-    max_new_tokens = opts.tokens_for(task_name)
-    task = Task("ground", family, prompt, Decoding(max_new_tokens), want="point" if opts.points else "bbox",
-                queries=list(opts.queries))
-    cfg = RunConfig(task=task, budget=budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
-                    fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
-    store = make_store(plan, task=task_name, family=family.name, model=model_name, prompt=prompt, budget=budget,
-                       max_new_tokens=max_new_tokens, backend=opts.backend.backend)
+    store = make_store(plan, task=task_name, family=family.name, model=model_name, prompt=task.prompt,
+                       budget=cfg.budget, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend)
     listener = GroundListener(opts, plan, family, table)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     listener.finish()

@@ -6,10 +6,11 @@ import sys
 from pathlib import Path
 
 from vlparse.run import console
-from vlparse.core.errors import EXIT_USAGE
+from vlparse.core.errors import EXIT_USAGE, UsageError
 from vlparse.core.families import Family, pixel_budget
 from vlparse.core.geometry import Budget
-from vlparse.run.pipeline import RunConfig, Runner, Summary
+from vlparse.run.pipeline import Listener, RunConfig, Runner, Summary
+from vlparse.run.tasks import Decoding, Task
 from vlparse.backends.factory import backend_factory
 from vlparse.core.options import RunOptions
 from vlparse.run.store import Store, fingerprint
@@ -33,29 +34,79 @@ def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
     return pixel_budget(family, task, max_pixels=opts.max_pixels, min_pixels=opts.min_pixels)
 
 
+def run_config(task: Task, budget: Budget, opts: RunOptions) -> RunConfig:
+    """The pipeline's settings for ``task`` from the run's options."""
+    return RunConfig(task=task, budget=budget, pages=opts.pages, dpi=opts.dpi, password=opts.password,
+                     # recorded answers: the same answer would come back, so no retries
+                     retries=0 if opts.backend.from_output is not None else opts.retries,
+                     fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
+
+
+def doc_job(family: Family, opts: RunOptions) -> tuple[Task, RunConfig]:
+    """The document-parsing task (prompt, decoding) and its run settings: what the CLI and the API run."""
+    from vlparse.run.prompts import load_prompt
+
+    if not family.html and not opts.prompt_file:
+        raise UsageError(f"{family.title} was not trained for QwenVL HTML document parsing; use a Qwen2.5-VL or "
+                         "Qwen3-VL model, or give your own --prompt-file")
+    prompt = load_prompt(family, "doc", opts.prompt_file)
+    budget = budget_for(family, "doc", opts)
+    task = Task("doc", family, prompt, Decoding(opts.tokens_for("doc")))
+    return task, run_config(task, budget, opts)
+
+
+def ground_job(family: Family, opts: RunOptions, queries: list[str], points: bool) -> tuple[Task, RunConfig]:
+    """The grounding task for ``queries`` (boxes, or points) and its run settings."""
+    from vlparse.run.prompts import fill_queries, load_prompt
+
+    if not queries:
+        raise UsageError("give at least one query")
+    task_name = "points" if points else "ground"
+    prompt = fill_queries(load_prompt(family, task_name, opts.prompt_file), queries)
+    budget = budget_for(family, "ground", opts)
+    task = Task("ground", family, prompt, Decoding(opts.tokens_for(task_name)), want="point" if points else "bbox",
+                queries=list(queries))
+    return task, run_config(task, budget, opts)
+
+
+def only_page(cfg: RunConfig) -> int | None:
+    """The single page a run selects, if it selects one (a single recorded answer is then that page's)."""
+    selection = (cfg.pages or "").strip()
+    return int(selection) if selection.isdigit() else None
+
+
+def execute(cfg: RunConfig, factory, sources: list, *, listener: Listener | None = None,
+            store: Store | None = None) -> Summary:
+    """Run the pipeline over ``sources`` (paths or :class:`~vlparse.pages.render.InMemory` inputs); prints nothing.
+
+    The backend comes from ``factory`` when the first page needs it, and is closed at the end.
+    """
+    runner = Runner(cfg, factory, store=store, listener=listener)
+    try:
+        return runner.run(sources)
+    finally:
+        runner.close()
+
+
 def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: list[str], problems, listener,
                  store: Store | None) -> Summary:
+    """The CLI's run: :func:`execute` plus progress, problems and the summary line on stderr."""
     from vlparse.run.progress import ProgressListener
 
-    selection = (cfg.pages or "").strip()
-    factory = backend_factory(opts.backend, family, only_page=int(selection) if selection.isdigit() else None)
-    if opts.backend.from_output is not None:
-        cfg.retries = 0  # the same recorded answer would come back
+    factory = backend_factory(opts.backend, family, only_page=only_page(cfg))
     progress = ProgressListener(listener, quiet=opts.quiet)
-    runner = Runner(cfg, factory, store=store, listener=progress)
     for path, problem in problems:
         console.error(f"{path}: {problem}")
         if store is not None:
             store.log({"source": path, "page": None, "status": "failed", "error": problem})
-    if problems and cfg.fail_fast:
-        from vlparse.run.pipeline import FailFast
-
-        raise FailFast(f"{problems[0][0]}: {problems[0][1]}")
     try:
-        summary = runner.run(sources)
+        if problems and cfg.fail_fast:
+            from vlparse.run.pipeline import FailFast
+
+            raise FailFast(f"{problems[0][0]}: {problems[0][1]}")
+        summary = execute(cfg, factory, sources, listener=progress, store=store)
     finally:
         progress.close()
-        runner.close()
     summary.inputs_failed += len(problems)
     _log_summary(summary)
     return summary

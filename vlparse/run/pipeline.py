@@ -130,14 +130,14 @@ class Runner:
 
     # -- producer: open inputs, resume finished pages, render the rest ---------------------------
     def _open(self, sources: Iterable[str], out: queue.Queue) -> None:
-        from vlparse.pages.render import PageError, open_source, parse_page_selection
+        from vlparse.pages.render import PageError, open_source, parse_page_selection, source_name
 
         fam, cfg = self.cfg.task.family, self.cfg
         try:
             for source in sources:
                 if self._stop.is_set():
                     break
-                doc = DocumentRun(source)
+                doc = DocumentRun(source_name(source))
                 try:
                     src = open_source(source, password=cfg.password)
                 except InputError as e:
@@ -158,7 +158,7 @@ class Runner:
                         if self._stop.is_set():
                             return
                         if self.store is not None and not cfg.force:
-                            stored = self.store.load_done(source, number)
+                            stored = self.store.load_done(doc.source, number)
                             if stored is not None:
                                 out.put(("resumed", doc, PageResult.from_dict(stored)))
                                 continue

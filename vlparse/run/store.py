@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from vlparse.run.atomic import atomic_write_text
-from vlparse.core.results import FAILED, PageResult
+from vlparse.core.results import FAILED, SCHEMA_VERSION, PageResult
 
 STATE_DIR = ".vlparse"
 MANIFEST = "manifest.jsonl"
@@ -66,14 +66,16 @@ class Store:
 
     def save_page(self, result: PageResult, extra: dict[str, Any] | None = None) -> None:
         info = result.info
-        record = {"fingerprint": self.fingerprint, "result": result.to_dict(), **(extra or {})}
+        record = {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint, "result": result.to_dict(),
+                  **(extra or {})}
         atomic_write_text(self.page_path(info.source, info.page), json.dumps(record, ensure_ascii=False))
         self.log({"source": info.source, "page": info.page, "status": result.status,
                   "warnings": len(result.warnings), "error": result.error})
 
     def log(self, entry: dict[str, Any]) -> None:
         """Append one line to the manifest (one write call of a whole line, then fsync)."""
-        line = json.dumps({**entry, "time": round(time.time(), 3)}, ensure_ascii=False) + "\n"
+        line = json.dumps({"schema_version": SCHEMA_VERSION, **entry, "time": round(time.time(), 3)},
+                          ensure_ascii=False) + "\n"
         with self._lock:
             self.root.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.root / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)

@@ -1,0 +1,432 @@
+"""The Python API: :func:`parse`, :func:`ground` and the long-lived :class:`Parser`.
+
+The CLI runs the same code: the task, the run settings and the pipeline come from
+:mod:`vlparse.run.job` for both; the CLI adds files, exports and progress on top.
+
+Nothing here prints. A page that fails does not raise: its ``status`` is ``"failed"`` and the result's
+``ok`` is False. Exceptions (:mod:`vlparse.core.errors`) only when the call cannot run at all: unusable
+options (``UsageError``), an input that cannot be opened when it is the only one (``InputError``), a
+model that cannot load (``ModelError``), a server that cannot be reached (``BackendError``), out of
+memory even one page at a time (``OutOfMemoryError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Union
+
+from vlparse.backends.base import Answer, Backend, Request
+from vlparse.core import results as _results
+from vlparse.core.errors import InputError, UsageError
+from vlparse.core.options import BackendOptions, RunOptions
+from vlparse.core.results import GroundResult, PageResult
+from vlparse.pages.render import InMemory, source_name
+from vlparse.run.pipeline import DocumentRun, Listener
+
+if TYPE_CHECKING:  # pragma: no cover
+    from PIL.Image import Image
+
+#: what :func:`parse` and :func:`ground` read: a path, the bytes of a PDF or an image, or a PIL image
+Source = Union[str, "os.PathLike[str]", bytes, "Image"]
+#: ``progress=``: True for a bar on stderr, or a function called after each page as ``fn(done, total, page)``
+Progress = Union[bool, Callable[[int, int, PageResult], Any], None]
+
+_BACKEND_FIELDS = {f.name for f in dataclasses.fields(BackendOptions)}
+_RUN_FIELDS = {"pages", "max_pixels", "min_pixels", "dpi", "password", "max_new_tokens", "retries", "prompt_file"}
+
+
+class Document(_results.Document):
+    """One parsed input, with its pages and blocks: the JSON ``vlparse doc --json`` writes.
+
+    Examples:
+        >>> doc = Document.from_dict({"source": "a.pdf", "family": "qwen2.5-vl", "model": "m", "pages": []})
+        >>> doc.to_dict()["schema_version"]
+        1
+    """
+
+    def to_markdown(self) -> str:
+        """The document as Markdown (what ``vlparse doc --md`` writes).
+
+        Returns:
+            The Markdown text.
+        """
+        from vlparse.export.markdown import render_markdown
+
+        return render_markdown(self)
+
+    def to_html(self) -> str:
+        """The document as a self-contained HTML page whose blocks keep ``data-bbox`` (``vlparse doc --html``).
+
+        Returns:
+            The HTML text.
+        """
+        from vlparse.export.html import render_html
+
+        return render_html(self)
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The document as JSON, exactly as ``vlparse doc --json`` writes it.
+
+        Args:
+            indent: JSON indentation (None for one line).
+
+        Returns:
+            The JSON text.
+        """
+        import json
+
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent) + ("\n" if indent else "")
+
+
+def _as_input(item: Any, index: int) -> str | InMemory:
+    if isinstance(item, (str, os.PathLike)):
+        return os.fspath(item)
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return InMemory(f"<bytes {index}>", data=bytes(item))
+    if hasattr(item, "size") and hasattr(item, "convert"):  # a PIL image
+        return InMemory(f"<image {index}>", image=item)
+    raise UsageError(f"cannot read a {type(item).__name__}: give a path, bytes or a PIL image")
+
+
+def _as_inputs(source: Any) -> tuple[list[str | InMemory], bool]:
+    """(inputs, whether ``source`` was a list)."""
+    if isinstance(source, (list, tuple)):
+        if not source:
+            raise UsageError("no inputs")
+        return [_as_input(x, i) for i, x in enumerate(source, start=1)], True
+    return [_as_input(source, 1)], False
+
+
+class _Shared(Backend):
+    """The parser's backend lent to one call: calls from several threads take turns; the call's end does not
+    close it."""
+
+    def __init__(self, inner: Backend, lock: threading.Lock):
+        self.inner, self.lock = inner, lock
+        self.name, self.family, self.model_name = inner.name, inner.family, inner.model_name
+        self.batch_size, self.streaming = inner.batch_size, inner.streaming
+
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        with self.lock:
+            return self.inner.generate(requests)
+
+    def submit(self, request: Request):
+        return self.inner.submit(request)  # servers schedule concurrent requests themselves
+
+    def close(self) -> None:
+        pass
+
+
+class _Collect(Listener):
+    """Keeps what a run produced, and reports progress when asked."""
+
+    def __init__(self, progress: Progress):
+        self.callback = progress if callable(progress) else None
+        self.done = 0
+        self.total = 0
+
+    def on_opened(self, doc: DocumentRun) -> None:
+        self.total += len(doc.pages)
+
+    def on_page(self, result: PageResult, doc: DocumentRun, resumed: bool) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total, result)
+
+
+class Parser:
+    """A model loaded (or a server connected) once, serving many :meth:`parse` and :meth:`ground` calls.
+
+    The model loads on the first call that needs it and stays loaded until :meth:`close` (or the end of
+    the ``with`` block), which releases the GPU memory. Pages of all the inputs of one call are batched
+    together; calls from several threads share the one model, taking turns batch by batch.
+
+    Args:
+        model: Hub id or local directory of a Qwen VL checkpoint (default: ``$VLPARSE_MODEL`` or
+            ``Qwen/Qwen2.5-VL-7B-Instruct``).
+        family: ``qwen-vl``, ``qwen2-vl``, ``qwen2.5-vl`` or ``qwen3-vl`` (default: read from the model's config;
+            needed with ``from_output``).
+        backend: ``"local"`` (transformers on this machine) or ``"openai"`` (a vLLM / SGLang server).
+        from_output: recorded raw answers (a file, or a directory of ``page-N.html`` files) instead of a model.
+        **options: any other field of :class:`vlparse.core.options.BackendOptions` (``dtype``, ``quant``,
+            ``device``, ``attn``, ``batch_size``, ``fast``, ``base_urls``, ``api_key``, ``api_model``,
+            ``concurrency``, ``timeout``); ``base_url`` is accepted for ``base_urls``.
+
+    Raises:
+        UsageError: an option is not valid.
+
+    Examples:
+        >>> with Parser(family="qwen2.5-vl", from_output="examples/answers/qwen2.5-vl/sample-pdf") as parser:
+        ...     doc = parser.parse("examples/sample.pdf")
+        >>> doc.ok, len(doc.pages)
+        (True, 2)
+    """
+
+    def __init__(self, *, model: str | None = None, family: str | None = None, backend: str = "local",
+                 from_output: str | os.PathLike | None = None, **options: Any):
+        if "base_url" in options:
+            url = options.pop("base_url")
+            options["base_urls"] = [url] if isinstance(url, str) else list(url or [])
+        unknown = set(options) - _BACKEND_FIELDS
+        if unknown:
+            raise UsageError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        self.options = BackendOptions(model=model, family=family, backend=backend,
+                                      from_output=None if from_output is None else os.fspath(from_output), **options)
+        self._family = None
+        self._backend: Backend | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def family(self):
+        """The model family (:class:`vlparse.core.families.Family`): decides rendering and parsing."""
+        if self._family is None:
+            from vlparse.backends.factory import resolve_family
+
+            self._family = resolve_family(self.options)
+        return self._family
+
+    @property
+    def model_name(self) -> str:
+        """What answers, as results record it (``"recorded"`` for recorded answers)."""
+        return self.options.run_model
+
+    def _factory(self, cfg) -> Callable[[], Backend]:
+        from vlparse.backends.factory import backend_factory
+        from vlparse.run.job import only_page
+
+        if self._closed:
+            raise UsageError("this Parser is closed")
+        if self.options.from_output is not None:  # cheap, and tied to the call's page selection
+            return backend_factory(self.options, self.family, only_page=only_page(cfg))
+
+        def shared() -> Backend:
+            with self._lock:
+                if self._backend is None:
+                    self._backend = backend_factory(self.options, self.family)()
+            return _Shared(self._backend, self._lock)
+
+        return shared
+
+    def _run(self, inputs, task, cfg, progress: Progress) -> tuple[_Collect, Any]:
+        from vlparse.run.job import execute
+
+        collect = _Collect(progress)
+        listener: Listener = collect
+        bar = None
+        if progress is True:
+            from vlparse.run.progress import ProgressListener
+
+            listener = bar = ProgressListener(collect)
+        try:
+            summary = execute(cfg, self._factory(cfg), inputs, listener=listener)
+        finally:
+            if bar is not None:
+                bar.close()
+        return collect, summary
+
+    def parse(self, source: Source | Sequence[Source], *, pages: str | None = None, max_pixels: int | None = None,
+              min_pixels: int | None = None, dpi: float | None = None, password: str | None = None,
+              max_new_tokens: int | None = None, retries: int | None = None, prompt_file: str | None = None,
+              progress: Progress = False) -> Document | list[Document]:
+        """Parse documents into blocks (QwenVL HTML, validated and mapped to page coordinates).
+
+        Args:
+            source: a path, the bytes of a PDF or an image, a PIL image, or a list of them.
+            pages: page selection of PDFs, e.g. ``"1-3,7"`` (default: all).
+            max_pixels: pixel budget of the image the model sees (default: the family's document budget).
+            min_pixels: lower pixel bound (default: the family's).
+            dpi: upper bound on the PDF rendering resolution.
+            password: password of encrypted PDFs.
+            max_new_tokens: token limit per page answer (default: 8192).
+            retries: extra attempts for truncated or looping answers (default: 1).
+            prompt_file: a prompt of your own (TOML with user/system, or plain text).
+            progress: True for a progress bar on stderr, or ``fn(done, total, page)`` called after each page.
+
+        Returns:
+            A :class:`Document` (a list of them when ``source`` is a list). An input of a list that cannot be
+            opened gives a Document with ``error`` set and no pages.
+
+        Raises:
+            InputError: ``source`` is a single input that cannot be opened.
+            UsageError: an option is not valid.
+
+        Examples:
+            >>> parser = Parser(family="qwen2.5-vl", from_output="examples/answers/qwen2.5-vl/sample-pdf")
+            >>> doc = parser.parse("examples/sample.pdf", pages="1")
+            >>> [block.type for page, block in doc.iter_blocks()][:2]
+            ['heading', 'paragraph']
+        """
+        from vlparse.run.job import doc_job
+
+        inputs, many = _as_inputs(source)
+        opts = self._run_options(pages=pages, max_pixels=max_pixels, min_pixels=min_pixels, dpi=dpi,
+                                 password=password, max_new_tokens=max_new_tokens, retries=retries,
+                                 prompt_file=prompt_file)
+        task, cfg = doc_job(self.family, opts)
+        _, summary = self._run(inputs, task, cfg, progress)
+        runs = {d.source: d for d in summary.documents}
+        docs = []
+        for item in inputs:
+            run = runs.get(source_name(item))
+            doc = Document(source_name(item), self.family.name, self.model_name, run.ordered() if run else [],
+                           run.error if run else "not read")
+            docs.append(doc)
+        if not many and docs[0].error is not None:
+            raise InputError(f"{docs[0].source}: {docs[0].error}")
+        return docs if many else docs[0]
+
+    def ground(self, image: Source | Sequence[Source], queries: str | Sequence[str], *, points: bool = False,
+               pages: str | None = None, max_pixels: int | None = None, min_pixels: int | None = None,
+               dpi: float | None = None, password: str | None = None, max_new_tokens: int | None = None,
+               retries: int | None = None, prompt_file: str | None = None,
+               progress: Progress = False) -> GroundResult:
+        """Find boxes (or points) for text queries; coordinates in the original image's pixels.
+
+        Args:
+            image: a path (an image, or a PDF with ``pages``), bytes, a PIL image, or a list of them.
+            queries: what to find, e.g. ``"red car"`` or ``["cat", "dog"]``.
+            points: ask for points instead of boxes (Qwen-VL and Qwen2-VL answer with boxes: their centres
+                become the points).
+            pages: PDF pages, e.g. ``"3"``.
+            max_pixels: pixel budget (default: the family's grounding budget).
+            min_pixels: lower pixel bound (default: the family's).
+            dpi: upper bound on the PDF rendering resolution.
+            password: password of encrypted PDFs.
+            max_new_tokens: token limit per answer (default: 2048).
+            retries: extra attempts for truncated or looping answers (default: 1).
+            prompt_file: a prompt of your own.
+            progress: True for a progress bar on stderr, or ``fn(done, total, page)`` called after each image.
+
+        Returns:
+            A :class:`GroundResult`: one page result per image (``images``), each with its ``detections``.
+
+        Raises:
+            InputError: ``image`` is a single input that cannot be opened.
+            UsageError: no query, or an option that is not valid.
+
+        Examples:
+            >>> parser = Parser(family="qwen3-vl", from_output="examples/answers/qwen3-vl/shapes-ground.txt")
+            >>> result = parser.ground("examples/shapes.png", "red car")
+            >>> [round(v) for v in result.detections[0].bbox]
+            [110, 165, 340, 325]
+        """
+        from vlparse.run.job import ground_job
+
+        inputs, _ = _as_inputs(image)
+        qs = [queries] if isinstance(queries, str) else list(queries)
+        opts = self._run_options(pages=pages, max_pixels=max_pixels, min_pixels=min_pixels, dpi=dpi,
+                                 password=password, max_new_tokens=max_new_tokens, retries=retries,
+                                 prompt_file=prompt_file)
+        task, cfg = ground_job(self.family, opts, qs, points)
+        _, summary = self._run(inputs, task, cfg, progress)
+        runs = {d.source: d for d in summary.documents}
+        result = GroundResult(self.family.name, self.model_name, qs, points)
+        for item in inputs:
+            run = runs.get(source_name(item))
+            if run is None or run.error is not None:
+                result.errors[source_name(item)] = run.error if run else "not read"
+            else:
+                result.images.extend(run.ordered())
+        if len(inputs) == 1 and result.errors:
+            [(name, error)] = result.errors.items()
+            raise InputError(f"{name}: {error}")
+        return result
+
+    def _run_options(self, **given: Any) -> RunOptions:
+        values = {k: v for k, v in given.items() if v is not None}
+        return RunOptions(backend=self.options, **values)
+
+    def close(self) -> None:
+        """Release the model (GPU memory) or the server connections. The parser cannot be used afterwards."""
+        self._closed = True
+        with self._lock:
+            backend, self._backend = self._backend, None
+        if backend is not None:
+            backend.close()
+
+    def __enter__(self) -> Parser:
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        self.close()
+        return False
+
+
+def _split(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    run = {k: options.pop(k) for k in list(options) if k in _RUN_FIELDS or k == "progress"}
+    return options, run
+
+
+def parse(source: Source | Sequence[Source], *, model: str | None = None, family: str | None = None,
+          backend: str = "local", from_output: str | os.PathLike | None = None,
+          **options: Any) -> Document | list[Document]:
+    """Parse PDFs and images into blocks with one call (the model loads, serves the call, and is released).
+
+    For many calls, keep a :class:`Parser`: it loads the model once.
+
+    Args:
+        source: a path, the bytes of a PDF or an image, a PIL image, or a list of them.
+        model: Hub id or local directory of a Qwen VL checkpoint.
+        family: the model family (default: from the model's config; needed with ``from_output``).
+        backend: ``"local"`` or ``"openai"`` (then ``base_url=``).
+        from_output: recorded raw answers instead of a model, as ``vlparse doc --from-output``.
+        **options: the options of :class:`Parser` (``dtype``, ``device``, ``base_url``...) and of
+            :meth:`Parser.parse` (``pages``, ``max_pixels``, ``dpi``, ``max_new_tokens``, ``progress``...).
+
+    Returns:
+        A :class:`Document`, or a list of them for a list of sources.
+
+    Raises:
+        InputError: a single source cannot be opened.
+        ModelError: the model cannot be loaded.
+        BackendError: the server cannot be reached.
+        OutOfMemoryError: out of memory even one page at a time.
+
+    Examples:
+        >>> import vlparse
+        >>> doc = vlparse.parse("examples/sample.pdf", family="qwen2.5-vl",
+        ...                     from_output="examples/answers/qwen2.5-vl/sample-pdf")
+        >>> doc.ok, doc.pages[0].blocks[0].text
+        (True, 'Quarterly Report: Third Quarter')
+    """
+    backend_opts, run_opts = _split(dict(options))
+    with Parser(model=model, family=family, backend=backend, from_output=from_output, **backend_opts) as p:
+        return p.parse(source, **run_opts)
+
+
+def ground(image: Source | Sequence[Source], queries: str | Sequence[str], *, points: bool = False,
+           model: str | None = None, family: str | None = None, backend: str = "local",
+           from_output: str | os.PathLike | None = None, **options: Any) -> GroundResult:
+    """Find boxes (or points) for text queries with one call; coordinates in original-image pixels.
+
+    Args:
+        image: a path, bytes, a PIL image, or a list of them.
+        queries: a query or a list of queries.
+        points: points instead of boxes.
+        model: Hub id or local directory of a Qwen VL checkpoint.
+        family: the model family (needed with ``from_output``).
+        backend: ``"local"`` or ``"openai"``.
+        from_output: a recorded raw answer instead of a model, as ``vlparse ground --from-output``.
+        **options: the options of :class:`Parser` and of :meth:`Parser.ground`.
+
+    Returns:
+        A :class:`GroundResult`.
+
+    Raises:
+        InputError: a single image cannot be opened.
+        ModelError: the model cannot be loaded.
+
+    Examples:
+        >>> import vlparse
+        >>> result = vlparse.ground("examples/shapes.png", "red car", family="qwen2.5-vl",
+        ...                         from_output="examples/answers/qwen2.5-vl/shapes-ground.txt")
+        >>> result.detections[0].label
+        'red car'
+    """
+    backend_opts, run_opts = _split(dict(options))
+    with Parser(model=model, family=family, backend=backend, from_output=from_output, **backend_opts) as p:
+        return p.ground(image, queries, points=points, **run_opts)
