@@ -25,7 +25,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from vlparse.core import options as opt
+import vlparse.core.options as opt
 
 M, B, R, S = opt.PANEL_MODEL, opt.PANEL_BUDGET, opt.PANEL_RUN, opt.PANEL_SERVER
 

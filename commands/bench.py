@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from vlparse.commands import _options as o
+from vlparse.core.options import Quant
 
 P = o.B
 
@@ -37,7 +38,7 @@ def bench(
                                             "both paths produce the same number).")] = 128,
     batch_size: Annotated[list[int] | None, typer.Option("--batch-size", min=1, help="Batch size of vlparse's path "
                                                             "(repeat for several) (default: 1, 4, 16).")] = None,
-    quant: Annotated[list[str] | None, typer.Option("--quant", help="none | 8bit | 4bit (repeat to measure "
+    quant: Annotated[list[Quant] | None, typer.Option("--quant", help="Quantisation (repeat to measure "
                                                        "several) (default: none).", rich_help_panel=o.M)] = None,
     repeat: Annotated[int, typer.Option("--repeat", min=1, help="Runs per measurement; the fastest counts (other work "
                                         "on the machine only ever slows a run down).")] = 3,
@@ -49,18 +50,18 @@ def bench(
     verbose: o.Verbose = False,
 ) -> int:
     from vlparse.run import console
-    from vlparse.tools.bench import BenchOptions, print_table, run_bench, to_json
+    from vlparse.tools import BenchOptions, bench_json, print_bench_table, run_bench
 
     console.configure(verbose=verbose)
     opts = BenchOptions(model=model, random_weights=random_weights, check=check, pdf=pdf, pages=pages,
                         page_count=page_count, new_tokens=new_tokens, batch_sizes=list(batch_size or [1, 4, 16]),
-                        quants=list(quant or ["none"]), dtype=dtype, device=device, attn=attn, max_pixels=max_pixels,
+                        quants=[str(q) for q in quant or [Quant.NONE]], dtype=dtype, device=device, attn=attn, max_pixels=max_pixels,
                         password=password, repeat=repeat, decode=decode)
     result = run_bench(opts)
     if json_out:
-        typer.echo(to_json(result))
+        typer.echo(bench_json(result))
     else:
-        print_table(result)
+        print_bench_table(result)
     return 0
 
 

@@ -11,9 +11,9 @@ def env(json_out: bool = typer.Option(False, "--json", help="Print machine-reada
     from rich.console import Console
     from rich.table import Table
 
-    from vlparse.tools.environment import report
+    from vlparse.tools import environment_report
 
-    info = report()
+    info = environment_report()
     if json_out:
         typer.echo(json.dumps(info, indent=2))
         return 0
