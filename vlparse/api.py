@@ -258,7 +258,7 @@ class Parser:
             >>> parser = Parser(family="qwen2.5-vl", from_output="examples/answers/qwen2.5-vl/sample-pdf")
             >>> doc = parser.parse("examples/sample.pdf", pages="1")
             >>> [block.type for page, block in doc.iter_blocks()][:2]
-            ['heading', 'paragraph']
+            ['header', 'heading']
         """
         from vlparse.run.job import doc_job
 
@@ -390,7 +390,7 @@ def parse(source: Source | Sequence[Source], *, model: str | None = None, family
         >>> import vlparse
         >>> doc = vlparse.parse("examples/sample.pdf", family="qwen2.5-vl",
         ...                     from_output="examples/answers/qwen2.5-vl/sample-pdf")
-        >>> doc.ok, doc.pages[0].blocks[0].text
+        >>> doc.ok, doc.pages[0].blocks[1].text
         (True, 'Quarterly Report: Third Quarter')
     """
     backend_opts, run_opts = _split(dict(options))

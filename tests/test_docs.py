@@ -1,0 +1,49 @@
+"""The README's Python examples run as written; the API docs build (mkdocs --strict); the docstrings' examples run."""
+
+import doctest
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def python_blocks(text: str) -> list[str]:
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
+def test_the_readme_python_examples_run(monkeypatch, capsys):
+    blocks = python_blocks(README)
+    assert len(blocks) >= 3 and any("vlparse.Parser(" in b for b in blocks)
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    for block in blocks:  # one namespace, in order, as a reader would paste them
+        exec(compile(block, "README.md", "exec"), namespace)
+    out = capsys.readouterr().out
+    assert "1 heading [56.02, 52.03, 538.98, 92.12] Quarterly Report: Third Quart" in out
+    assert "examples/shapes.png red car [110.08, 164.8, 339.84, 324.8]" in out
+    assert "examples/sample.pdf <bytes 2> 2" in out
+
+
+@pytest.mark.parametrize("module", ["vlparse.api", "vlparse.core.options", "vlparse"])
+def test_the_docstring_examples_run(module, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    mod = importlib.import_module(module)
+    result = doctest.testmod(mod, optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0 and result.attempted > 0
+
+
+def test_the_api_docs_build(tmp_path):
+    if importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings_handlers") is None:
+        pytest.skip('mkdocs / mkdocstrings not installed (pip install -e ".[docs]"; .ci/run installs them)')
+    p = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-d", str(tmp_path / "site")],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    api = (tmp_path / "site" / "api" / "index.html").read_text(encoding="utf-8")
+    for name in ("parse", "ground", "Parser", "from_output", "InputError"):
+        assert name in api, name
