@@ -144,3 +144,49 @@ def test_the_name_parse_survives_the_parsers_subpackage():
     import vlparse.parse.html  # noqa: F401 - the subpackage vlparse/parse/ shares the name
 
     assert callable(vlparse.parse) and vlparse.parse(PDF, **DOC).ok
+
+
+def test_concurrent_calls_are_batched_together(monkeypatch):
+    """While the model works on one call's batch, the pages of two other calls wait, then go in as one batch."""
+    import threading
+
+    from vlparse.backends import factory
+    from vlparse.backends.recorded import RecordedBackend, load_recorded
+
+    sizes, first_started, release = [], threading.Event(), threading.Event()
+
+    class Slow(RecordedBackend):
+        def generate(self, requests):
+            sizes.append(len(requests))
+            if len(sizes) == 1:
+                first_started.set()
+                assert release.wait(60), "the other calls never queued"
+            return super().generate(requests)
+
+    def fake_factory(opts, family, *, only_page=None):
+        return lambda: Slow(family, load_recorded(DOC["from_output"]))
+
+    monkeypatch.setattr(factory, "backend_factory", fake_factory)
+    results = {}
+    with vlparse.Parser(model="m", family="qwen2.5-vl") as parser:
+        def call(name, pages):
+            results[name] = parser.parse(PDF, pages=pages)
+
+        a = threading.Thread(target=call, args=("a", "1"))
+        a.start()
+        assert first_started.wait(60)
+        others = [threading.Thread(target=call, args=(n, p)) for n, p in (("b", "1"), ("c", "2"))]
+        for t in others:
+            t.start()
+        batcher = parser._batcher
+        for _ in range(600):  # both calls' pages are waiting for the model (no timing asserted: just waiting)
+            with batcher.cv:
+                if len(batcher.waiting) == 2:
+                    break
+            threading.Event().wait(0.1)
+        release.set()
+        for t in [a, *others]:
+            t.join(60)
+    assert sizes == [1, 2] and batcher.batches == [1, 2]
+    assert [len(results[n].pages) for n in "abc"] == [1, 1, 1] and all(results[n].ok for n in "abc")
+    assert results["c"].pages[0].info.page == 2 and results["c"].pages[0].blocks[0].text == "Outlook"

@@ -100,18 +100,66 @@ def _as_inputs(source: Any) -> tuple[list[str | InMemory], bool]:
     return [_as_input(source, 1)], False
 
 
-class _Shared(Backend):
-    """The parser's backend lent to one call: calls from several threads take turns; the call's end does not
-    close it."""
+class _Batcher:
+    """Batches the requests of concurrent calls together on the parser's one model.
 
-    def __init__(self, inner: Backend, lock: threading.Lock):
-        self.inner, self.lock = inner, lock
+    A call's batch waits while the model is busy; when it frees up, the batches waiting are generated as one
+    (up to the backend's batch size), and each call gets its own answers back, in order.
+    """
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+        self.cv = threading.Condition()
+        self.waiting: list[dict] = []
+        self.busy = False
+        self.batches: list[int] = []  # the size of every batch generated (for tests and curiosity)
+
+    def generate(self, requests: Sequence[Request]) -> list[Answer]:
+        slot: dict = {"requests": list(requests), "answers": None, "error": None}
+        with self.cv:
+            self.waiting.append(slot)
+            while slot["answers"] is None and slot["error"] is None and (self.busy or slot not in self.waiting):
+                self.cv.wait()
+            if slot["answers"] is None and slot["error"] is None:  # the model is free: lead the next batch
+                self.busy = True
+                self.waiting.remove(slot)
+                take, size = [slot], len(slot["requests"])
+                for s in list(self.waiting):  # then the others waiting, in order, as far as the batch size allows
+                    if size + len(s["requests"]) > self.backend.batch_size:
+                        break
+                    take.append(s)
+                    size += len(s["requests"])
+                    self.waiting.remove(s)
+        if slot["answers"] is None and slot["error"] is None:
+            try:
+                combined = [r for s in take for r in s["requests"]]
+                self.batches.append(len(combined))
+                answers = self.backend.generate(combined)
+                for s in take:
+                    s["answers"], answers = answers[:len(s["requests"])], answers[len(s["requests"]):]
+            except BaseException as e:  # every call of the batch sees the error
+                for s in take:
+                    s["error"] = e
+            finally:
+                with self.cv:
+                    self.busy = False
+                    self.cv.notify_all()
+        if slot["error"] is not None:
+            raise slot["error"]
+        return slot["answers"]
+
+
+class _Shared(Backend):
+    """The parser's backend lent to one call: batches of concurrent calls are generated together; the call's
+    end does not close it."""
+
+    def __init__(self, inner: Backend, batcher: _Batcher):
+        self.inner, self.batcher = inner, batcher
         self.name, self.family, self.model_name = inner.name, inner.family, inner.model_name
         self.batch_size, self.streaming = inner.batch_size, inner.streaming
 
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
-        with self.lock:
-            return self.inner.generate(requests)
+        return self.batcher.generate(requests)
 
     def submit(self, request: Request):
         return self.inner.submit(request)  # servers schedule concurrent requests themselves
@@ -142,7 +190,8 @@ class Parser:
 
     The model loads on the first call that needs it and stays loaded until :meth:`close` (or the end of
     the ``with`` block), which releases the GPU memory. Pages of all the inputs of one call are batched
-    together; calls from several threads share the one model, taking turns batch by batch.
+    together, and so are the pages of calls made at the same time from several threads (a web service's
+    requests, say): while the model works on one batch, the others' pages wait and then go in together.
 
     Args:
         model: Hub id or local directory of a Qwen VL checkpoint (default: ``$VLPARSE_MODEL`` or
@@ -177,6 +226,7 @@ class Parser:
                                       from_output=None if from_output is None else os.fspath(from_output), **options)
         self._family = None
         self._backend: Backend | None = None
+        self._batcher: _Batcher | None = None
         self._lock = threading.Lock()
         self._closed = False
 
@@ -207,7 +257,8 @@ class Parser:
             with self._lock:
                 if self._backend is None:
                     self._backend = backend_factory(self.options, self.family)()
-            return _Shared(self._backend, self._lock)
+                    self._batcher = _Batcher(self._backend)
+            return _Shared(self._backend, self._batcher)
 
         return shared
 
