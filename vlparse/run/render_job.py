@@ -21,6 +21,7 @@ from vlparse.run.atomic import atomic_save_image, atomic_write_text
 from vlparse.core.errors import EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, UsageError, VlparseError
 from vlparse.core.families import Family
 from vlparse.core.geometry import Budget
+from vlparse.core.results import SCHEMA_VERSION
 from vlparse.pages.inputs import expand_inputs
 from vlparse.run.outputs import unique_names
 from vlparse.pages.render import open_source, parse_page_selection
@@ -61,7 +62,7 @@ def compact(image):
 def sidecar(page, opts: RenderOptions, image_file: str) -> dict:
     info = page.info
     return {
-        "source": info.source, "page": info.page, "kind": info.kind, "image": image_file,
+        "schema_version": SCHEMA_VERSION, "source": info.source, "page": info.page, "kind": info.kind, "image": image_file,
         "width_px": info.frame.width, "height_px": info.frame.height,
         "model_width": info.frame.model_width, "model_height": info.frame.model_height,
         "width_pt": info.width_pt, "height_pt": info.height_pt, "rotation": info.rotation,
