@@ -117,3 +117,15 @@ Recursive = _alias("recursive", opt.RunOptions)
 Force = _alias("force", opt.RunOptions)
 Quiet = _alias("quiet", opt.RunOptions)
 Verbose = _alias("verbose", opt.RunOptions)
+
+
+def choices_help() -> str:
+    """One line per choice option, for ``vlparse --help``: generated from the enums, so it cannot drift."""
+    return "Choices: " + "; ".join([
+        f"--backend {'|'.join(opt.BackendKind.values())}",
+        f"--dtype {'|'.join(opt.Dtype.values())}",
+        f"--quant {'|'.join(opt.Quant.values())}",
+        f"--attn {'|'.join(opt.Attn.values())}",
+        f"--device {'|'.join(opt.DEVICE_CHOICES)}",
+        f"render --task {'|'.join(opt.TaskKind.values())}",
+    ]) + "."

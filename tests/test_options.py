@@ -82,6 +82,13 @@ def test_help_lists_every_choice_and_every_shared_option(command, capsys):
                 assert f.metadata["cli"]["flags"][0] in text, f.name
 
 
+def test_top_level_help_lists_every_choice(capsys):
+    text = _help(capsys=capsys)
+    for enum in (opt.BackendKind, opt.Dtype, opt.Quant, opt.Attn, opt.TaskKind):
+        assert "|".join(enum.values()) in text, enum
+    assert "auto|cpu|cuda|cuda:N" in text
+
+
 def test_render_help_lists_the_tasks(capsys):
     assert "doc|ground|points" in _help("render", capsys=capsys)
 

@@ -71,7 +71,10 @@ def _register() -> None:
         first = epilog.split(":", 1)[-1].split(" | ")[0].strip() if epilog else ""
         if first:
             examples.append(first)
-    app.info.help = (f"{app.info.help}\n\nExamples (one per command; each command's --help has more):\n\n"
+    from vlparse.commands._options import choices_help
+
+    app.info.help = (f"{app.info.help}\n\n{choices_help()}\n\n"
+                     "Examples (one per command; each command's --help has more):\n\n"
                      + "\n\n".join(f"  {e}" for e in examples))
 
 
