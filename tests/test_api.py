@@ -190,3 +190,16 @@ def test_concurrent_calls_are_batched_together(monkeypatch):
     assert sizes == [1, 2] and batcher.batches == [1, 2]
     assert [len(results[n].pages) for n in "abc"] == [1, 1, 1] and all(results[n].ok for n in "abc")
     assert results["c"].pages[0].info.page == 2 and results["c"].pages[0].blocks[0].text == "Outlook"
+
+
+def test_closing_a_local_backend_hands_the_gpu_memory_back(monkeypatch):
+    import torch
+
+    from vlparse.backends.local import LocalBackend
+
+    emptied = []
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(True))
+    backend = LocalBackend.__new__(LocalBackend)  # no model load: only close() is under test
+    backend.model, backend.device = object(), "cuda:0"
+    backend.close()
+    assert backend.model is None and emptied == [True]

@@ -322,7 +322,12 @@ class LocalBackend(Backend):
         return answers
 
     def close(self) -> None:
+        """Drop the model and hand its GPU memory back (PyTorch's caching allocator keeps freed blocks otherwise)."""
         import gc
 
         self.model = None
         gc.collect()
+        if str(getattr(self, "device", "")).startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
