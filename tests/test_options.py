@@ -42,6 +42,19 @@ def test_shared_defaults_are_pinned():
     assert opt.RunOptions(max_new_tokens=99).tokens_for("doc") == 99
 
 
+def test_the_lower_layers_take_their_defaults_from_the_one_home():
+    import inspect
+
+    from vlparse.backends.base import Request
+    from vlparse.backends.openai import OpenAIBackend
+    from vlparse.run.pipeline import RunConfig
+
+    params = inspect.signature(OpenAIBackend.__init__).parameters
+    assert (params["concurrency"].default, params["timeout"].default) == (opt.CONCURRENCY, opt.TIMEOUT)
+    assert {f.name: f.default for f in dataclasses.fields(Request)}["max_new_tokens"] == opt.MAX_NEW_TOKENS["doc"]
+    assert {f.name: f.default for f in dataclasses.fields(RunConfig)}["retries"] == opt.RETRIES
+
+
 def test_fast_decoding_is_on_in_the_library_as_in_the_cli():
     assert LoadOptions(model="m").fast is True
     assert opt.BackendOptions().fast is True

@@ -292,7 +292,7 @@ class Parser:
             min_pixels: lower pixel bound (default: the family's).
             dpi: upper bound on the PDF rendering resolution.
             password: password of encrypted PDFs.
-            max_new_tokens: token limit per page answer (default: 8192).
+            max_new_tokens: token limit per page answer (default: ``core.options.MAX_NEW_TOKENS``, 8192).
             retries: extra attempts for truncated or looping answers (default: 1).
             prompt_file: a prompt of your own (TOML with user/system, or plain text).
             progress: True for a progress bar on stderr, or ``fn(done, total, page)`` called after each page.
@@ -347,7 +347,7 @@ class Parser:
             min_pixels: lower pixel bound (default: the family's).
             dpi: upper bound on the PDF rendering resolution.
             password: password of encrypted PDFs.
-            max_new_tokens: token limit per answer (default: 2048).
+            max_new_tokens: token limit per answer (default: ``core.options.MAX_NEW_TOKENS``, 2048).
             retries: extra attempts for truncated or looping answers (default: 1).
             prompt_file: a prompt of your own.
             progress: True for a progress bar on stderr, or ``fn(done, total, page)`` called after each image.

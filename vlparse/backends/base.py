@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vlparse.core.families import Family
+from vlparse.core.options import MAX_NEW_TOKENS, TaskKind
 from vlparse.core.prompt import Prompt
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -25,7 +26,7 @@ class Request:
     key: str  # unique per page within a run, e.g. "report.pdf#3"
     image: Image  # already at the model's native size (sides on the family's factor)
     prompt: Prompt
-    max_new_tokens: int = 8192
+    max_new_tokens: int = MAX_NEW_TOKENS[TaskKind.DOC]
     temperature: float = 0.0
     repetition_penalty: float = 1.0
     #: the pixel budget the image was prepared for (the processor gets the same numbers)

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from vlparse.run import console
 from vlparse.core.errors import BackendError, UsageError
 from vlparse.core.families import Family, guess_family_from_name
+from vlparse.core.options import CONCURRENCY, TIMEOUT
 from vlparse.backends.base import Answer, Backend, Request
 
 #: answers worth another try: overloaded, rate-limited, restarting, gateway trouble
@@ -332,7 +333,7 @@ class OpenAIBackend(Backend):
     name = "openai"
 
     def __init__(self, family: Family, base_urls: Sequence[str], api_model: str | None = None,
-                 api_key: str | None = None, *, concurrency: int = 4, timeout: float = 600.0, retries: int | None = None,
+                 api_key: str | None = None, *, concurrency: int = CONCURRENCY, timeout: float = TIMEOUT, retries: int | None = None,
                  backoff: float | None = None, max_backoff: float | None = None, image_format: str = "png",
                  check_timeout: float = 15.0):
         if not base_urls:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from vlparse.backends.base import Answer, Backend, Request
 from vlparse.core.errors import EXIT_OK, EXIT_PARTIAL, InputError, VlparseError
 from vlparse.core.geometry import Budget
+from vlparse.core.options import RETRIES
 from vlparse.core.results import FAILED, PageResult
 from vlparse.run.store import Store
 from vlparse.run.tasks import Decoding, Task, next_decoding, quality
@@ -34,7 +35,7 @@ class RunConfig:
     pages: str | None = None  # page selection, e.g. "1-3,7"
     dpi: float | None = None
     password: str | None = None
-    retries: int = 1
+    retries: int = RETRIES
     fail_fast: bool = False
     force: bool = False
     batch_size: int | None = None  # None: the backend's own choice
