@@ -100,24 +100,39 @@ def shared_options(fn):
     return command
 
 
-def _alias(name: str, cls=opt.BackendOptions):
-    f = next(x for x in dataclasses.fields(cls) if x.name == name)
-    return _option(f, _hints(cls)[name])[0]
-
-
-# single options for the commands that take a few of them (render, bench)
-Dtype = _alias("dtype")
-Device = _alias("device")
-Attn = _alias("attn")
-MaxPixels = _alias("max_pixels", opt.RunOptions)
-MinPixels = _alias("min_pixels", opt.RunOptions)
-Dpi = _alias("dpi", opt.RunOptions)
-Password = _alias("password", opt.RunOptions)
-Recursive = _alias("recursive", opt.RunOptions)
-Force = _alias("force", opt.RunOptions)
-Quiet = _alias("quiet", opt.RunOptions)
-Verbose = _alias("verbose", opt.RunOptions)
-
+# One Annotated alias per shared option, for the commands that take a few of them without the whole set (render,
+# bench, and any new command): ``model: o.Model = None``. Built from the same fields, so help and choices agree.
+_ALIASES = {"base_urls": "BaseUrl"}
+for _where, _f, _hint in _shared_fields():
+    _name = _ALIASES.get(_f.name) or "".join(part.capitalize() for part in _f.name.split("_"))
+    globals()[_name] = _option(_f, _hint)[0]
+Model: Any
+Family: Any
+Dtype: Any
+Quant: Any
+Device: Any
+Attn: Any
+BatchSize: Any
+Backend: Any
+BaseUrl: Any
+ApiKey: Any
+ApiModel: Any
+Concurrency: Any
+Timeout: Any
+FromOutput: Any
+MaxNewTokens: Any
+MaxPixels: Any
+MinPixels: Any
+Dpi: Any
+Password: Any
+Recursive: Any
+Retries: Any
+FailFast: Any
+Force: Any
+Jsonl: Any
+Quiet: Any
+Verbose: Any
+PromptFile: Any
 
 def choices_help() -> str:
     """One line per choice option, for ``vlparse --help``: generated from the enums, so it cannot drift."""

@@ -136,3 +136,14 @@ def test_a_bad_choice_is_a_usage_error(args, capsys):
     assert main(["doc", "x.pdf", *args]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and args[0] in err
+
+
+def test_every_shared_option_has_an_alias_for_other_commands():
+    from vlparse.commands import _options as o
+
+    for cls in (opt.BackendOptions, opt.RunOptions):
+        for f in dataclasses.fields(cls):
+            if "cli" in f.metadata:
+                name = "BaseUrl" if f.name == "base_urls" else "".join(p.capitalize() for p in f.name.split("_"))
+                info = getattr(o, name).__metadata__[0]  # typer.Option("--flag", ...): the first flag is its .default
+                assert info.default == f.metadata["cli"]["flags"][0], name
