@@ -206,9 +206,11 @@ class PdfSource(Source):
         else:
             mw, mh = width, height
             model_img = img
-        frame = Frame(width, height, mw, mh, w_pt / width, h_pt / height)
+        # points per pixel as 1 / zoom, the zoom the JSON records: PageInfo.from_dict rebuilds the same frame
+        zoom_x, zoom_y = width / w_pt, height / h_pt
+        frame = Frame(width, height, mw, mh, 1 / zoom_x, 1 / zoom_y)
         info = PageInfo(self.path, number, frame, kind="pdf", rotation=rotation, width_pt=round(w_pt, 3),
-                        height_pt=round(h_pt, 3), zoom_x=width / w_pt, zoom_y=height / h_pt)
+                        height_pt=round(h_pt, 3), zoom_x=zoom_x, zoom_y=zoom_y)
         return RenderedPage(model_img, info)
 
     def original_image(self, number: int, scale_to: tuple[int, int] | None = None):
