@@ -27,3 +27,16 @@ def test_a_document_equals_itself_after_a_round_trip():
     hits = vlparse.ground(PDF, "heading", pages="1", family="qwen2.5-vl",
                           from_output=str(ANSWERS / "qwen2.5-vl" / "sample-pdf" / "page-1.html"))
     assert vlparse.GroundResult.from_dict(json.loads(json.dumps(hits.to_dict()))) == hits
+
+
+@pytest.mark.parametrize("option", [dict(max_pixels=0), dict(min_pixels=-5), dict(dpi=0), dict(max_new_tokens=0),
+                                    dict(retries=-1), dict(batch_size=0), dict(concurrency=0), dict(timeout=0),
+                                    dict(max_pixels="abc"), dict(dpi="high"), dict(retries=True), dict(pages=[1, 2])])
+def test_the_library_refuses_the_values_the_cli_refuses(option):
+    """The CLI's bounds (``min=`` of the shared options) hold in the library too, as a UsageError naming the option."""
+    with pytest.raises(vlparse.UsageError, match=next(iter(option))):
+        vlparse.parse(PDF, **DOC, **option)
+
+
+def test_a_page_number_may_be_an_int():
+    assert [p.info.page for p in vlparse.parse(PDF, pages=2, **DOC).pages] == [2]

@@ -149,6 +149,23 @@ def cli(*flags: str, help: str, panel: str = PANEL_RUN, **extra: Any) -> dict[st
     return {"cli": {"flags": flags, "help": help, "panel": panel, **extra}}
 
 
+def _check_bounds(options: Any) -> None:
+    """The bounds the CLI enforces (``min=`` of a field's :func:`cli` metadata) hold for library callers too."""
+    from dataclasses import fields
+
+    from vlparse.core.errors import UsageError
+
+    for f in fields(options):
+        low = f.metadata.get("cli", {}).get("min")
+        value = getattr(options, f.name)
+        if low is None or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UsageError(f"{f.name} must be a number (got {value!r})")
+        if value < low:
+            raise UsageError(f"{f.name} must be at least {low} (got {value!r})")
+
+
 @dataclass(kw_only=True)
 class BackendOptions:
     """How answers are produced: the model and where it runs (a local model, a server, recorded answers)."""
@@ -202,6 +219,7 @@ class BackendOptions:
         except ValueError as e:
             raise UsageError(str(e)) from None
         self.base_urls = list(self.base_urls or [])
+        _check_bounds(self)
 
     @property
     def run_model(self) -> str:
@@ -256,6 +274,15 @@ class RunOptions:
     verbose: bool = field(default=False, metadata=cli("--verbose", "-v", help="More detail on stderr."))
     prompt_file: str | None = field(default=None, metadata=cli(
         "--prompt-file", help="Override the prompt (TOML with user/system, or plain text).", panel=PANEL_MODEL))
+
+    def __post_init__(self) -> None:
+        from vlparse.core.errors import UsageError
+
+        if isinstance(self.pages, int) and not isinstance(self.pages, bool):
+            self.pages = str(self.pages)  # pages=3
+        elif self.pages is not None and not isinstance(self.pages, str):
+            raise UsageError(f"pages must be a selection such as '1-3,7' (got {self.pages!r})")
+        _check_bounds(self)
 
     def tokens_for(self, task: str) -> int:
         """``max_new_tokens``, or the task's default."""
