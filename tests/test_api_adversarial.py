@@ -40,3 +40,15 @@ def test_the_library_refuses_the_values_the_cli_refuses(option):
 
 def test_a_page_number_may_be_an_int():
     assert [p.info.page for p in vlparse.parse(PDF, pages=2, **DOC).pages] == [2]
+
+
+@pytest.mark.parametrize("pages", ["0", "5-2", "abc", "1,x"])
+def test_a_bad_page_selection_is_one_usage_error_before_any_input_opens(pages, cli, tmp_path):
+    with pytest.raises(vlparse.UsageError, match="--pages"):
+        vlparse.parse(PDF, pages=pages, **DOC)
+    with pytest.raises(vlparse.UsageError, match="--pages"):  # not a list of documents that each failed
+        vlparse.parse([PDF, SHAPES], pages=pages, **DOC)
+    res = cli("doc", PDF, SHAPES, "--pages", pages, "-o", tmp_path, "--family", DOC["family"],
+              "--from-output", DOC["from_output"])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "--pages" in res.stderr, res.stderr
+    assert not list(tmp_path.iterdir())  # the image was not parsed first

@@ -45,6 +45,31 @@ class RenderedPage:
     info: PageInfo
 
 
+def page_ranges(spec: str | None) -> list[tuple[int, int | None]]:
+    """``"1-3,7,10-"`` -> ``[(1, 3), (7, 7), (10, None)]``; a UsageError for a selection no document can satisfy.
+
+    Checked once per run, before any input is opened (a bad ``--pages`` is a usage error, not one per input).
+    """
+    if spec is None or not spec.strip() or spec.strip().lower() == "all":
+        return [(1, None)]
+    ranges: list[tuple[int, int | None]] = []
+    for part in spec.replace(" ", "").split(","):
+        if not part:
+            continue
+        try:
+            if "-" in part:
+                a, _, b = part.partition("-")
+                lo, hi = (int(a) if a else 1), (int(b) if b else None)
+            else:
+                lo = hi = int(part)
+        except ValueError:
+            raise UsageError(f"--pages '{spec}': '{part}' is not a page number or range (e.g. 1-3,7,10-)") from None
+        if lo < 1 or (hi is not None and hi < lo):
+            raise UsageError(f"--pages '{spec}': '{part}' is not a valid range (pages count from 1)")
+        ranges.append((lo, hi))
+    return ranges
+
+
 def parse_page_selection(spec: str | None, count: int) -> list[int]:
     """``"1-3,7,10-"`` -> sorted 1-based page numbers within ``1..count``.
 
@@ -56,21 +81,8 @@ def parse_page_selection(spec: str | None, count: int) -> list[int]:
     if spec is None or not spec.strip() or spec.strip().lower() == "all":
         return list(range(1, count + 1))
     pages: set[int] = set()
-    for part in spec.replace(" ", "").split(","):
-        if not part:
-            continue
-        try:
-            if "-" in part:
-                a, _, b = part.partition("-")
-                lo = int(a) if a else 1
-                hi = int(b) if b else count
-            else:
-                lo = hi = int(part)
-        except ValueError:
-            raise UsageError(f"--pages '{spec}': '{part}' is not a page number or range (e.g. 1-3,7,10-)") from None
-        if lo < 1 or hi < lo:
-            raise UsageError(f"--pages '{spec}': '{part}' is not a valid range (pages count from 1)")
-        pages.update(range(lo, min(hi, count) + 1))
+    for lo, hi in page_ranges(spec):
+        pages.update(range(lo, min(count if hi is None else hi, count) + 1))
     if not pages:
         raise InputError(f"--pages {spec} selects no page of this {count}-page document")
     return sorted(pages)

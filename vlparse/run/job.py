@@ -36,6 +36,9 @@ def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
 
 def run_config(task: Task, budget: Budget, opts: RunOptions) -> RunConfig:
     """The pipeline's settings for ``task`` from the run's options."""
+    from vlparse.pages.render import page_ranges
+
+    page_ranges(opts.pages)  # a bad selection is a usage error before any input opens
     return RunConfig(task=task, budget=budget, pages=opts.pages, dpi=opts.dpi, password=opts.password,
                      # recorded answers: the same answer would come back, so no retries
                      retries=0 if opts.backend.from_output is not None else opts.retries,
