@@ -52,3 +52,12 @@ def test_a_bad_page_selection_is_one_usage_error_before_any_input_opens(pages, c
               "--from-output", DOC["from_output"])
     assert res.exit_code == 2 and res.stderr.count("\n") == 1 and "--pages" in res.stderr, res.stderr
     assert not list(tmp_path.iterdir())  # the image was not parsed first
+
+
+@pytest.mark.parametrize("args", [["--dtype", "BF17"], ["--device", "cuda:x"], ["--device", "cuda:-1"],
+                                  ["--backend", "tgi"], ["--quant", "3bit"], ["--max-pixels", "0"], ["--bogus"]])
+def test_a_bad_option_on_the_command_line_is_one_line_and_exit_2(args, cli):
+    res = cli("doc", PDF, *args)
+    assert res.exit_code == 2 and res.stdout == ""
+    assert res.stderr.startswith("vlparse: error: ") and res.stderr.count("\n") == 1, res.stderr
+    assert args[0] in res.stderr and "doc --help" in res.stderr

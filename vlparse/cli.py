@@ -99,11 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     except Abort:
         console.error("interrupted")
         code = EXIT_INTERRUPTED
-    except TyperException as e:  # usage errors: bad option, missing argument, no such command
-        if hasattr(e, "show"):
-            e.show()
-        else:
-            console.error(e.format_message())
+    except TyperException as e:  # usage errors: bad option, missing argument, no such command: one line
+        ctx = getattr(e, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        console.error(e.format_message().replace("Value error, ", "") + hint)
         code = EXIT_USAGE
     except KeyboardInterrupt:
         console.error("interrupted")
