@@ -61,3 +61,13 @@ def test_a_bad_option_on_the_command_line_is_one_line_and_exit_2(args, cli):
     assert res.exit_code == 2 and res.stdout == ""
     assert res.stderr.startswith("vlparse: error: ") and res.stderr.count("\n") == 1, res.stderr
     assert args[0] in res.stderr and "doc --help" in res.stderr
+
+
+@pytest.mark.parametrize("queries", [None, "", "   ", [""], [1, 2], b"red car", {"red car": 1}])
+def test_queries_that_are_no_text_are_a_usage_error(queries):
+    with pytest.raises(vlparse.UsageError, match="quer"):
+        vlparse.ground(SHAPES, queries, **GROUND)
+
+
+def test_a_tuple_of_queries_is_fine_and_blank_ones_are_dropped():
+    assert vlparse.ground(SHAPES, ("red car", " "), **GROUND).queries == ["red car"]

@@ -368,7 +368,10 @@ class Parser:
         from vlparse.run.job import ground_job
 
         inputs, _ = _as_inputs(image)
-        qs = [queries] if isinstance(queries, str) else list(queries)
+        qs = [queries] if isinstance(queries, str) else list(queries) if isinstance(queries, (list, tuple)) else None
+        if qs is None or not all(isinstance(q, str) for q in qs):
+            raise UsageError(f"queries must be a string or a list of strings (got {queries!r})")
+        qs = [q for q in qs if q.strip()]  # as on the command line, a blank query is no query
         opts = self._run_options(pages=pages, max_pixels=max_pixels, min_pixels=min_pixels, dpi=dpi,
                                  password=password, max_new_tokens=max_new_tokens, retries=retries,
                                  prompt_file=prompt_file)
