@@ -71,3 +71,21 @@ def test_queries_that_are_no_text_are_a_usage_error(queries):
 
 def test_a_tuple_of_queries_is_fine_and_blank_ones_are_dropped():
     assert vlparse.ground(SHAPES, ("red car", " "), **GROUND).queries == ["red car"]
+
+
+@pytest.mark.parametrize("cls, data", [
+    *[("Document", d) for d in ({}, [], None, "doc.json", {"source": "a.pdf", "pages": [{}]},
+                                {"source": "a.pdf", "pages": "none"}, {"source": "a.pdf", "schema_version": "2"},
+                                {"source": "a.pdf", "schema_version": 2})],
+    *[("GroundResult", d) for d in ([], None, {"images": [{}]}, {"images": [1]}, {"schema_version": 2})]])
+def test_from_dict_of_something_else_is_a_typed_error(cls, data):
+    with pytest.raises(vlparse.InputError):
+        getattr(vlparse, cls).from_dict(data)
+    with pytest.raises(ValueError):  # still a ValueError too, for callers that caught that
+        getattr(vlparse, cls).from_dict(data)
+
+
+def test_from_dict_reads_an_older_document_without_a_version():
+    data = vlparse.parse(PDF, **DOC).to_dict()
+    del data["schema_version"]
+    assert vlparse.Document.from_dict(data).to_dict() == {"schema_version": vlparse.SCHEMA_VERSION, **data}

@@ -46,6 +46,10 @@ class InputError(VlparseError):
     exit_code = EXIT_USAGE
 
 
+class SchemaError(InputError, ValueError):
+    """JSON that is not a vlparse result this version reads (``from_dict``): malformed, or a newer schema."""
+
+
 class ModelError(VlparseError):
     exit_code = EXIT_MODEL
 

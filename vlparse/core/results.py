@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from collections.abc import Iterator
 from typing import Any
 
+from vlparse.core.errors import SchemaError
 from vlparse.core.geometry import Frame
 from vlparse.core.options import Choice
 
@@ -159,10 +160,19 @@ class PageResult:
                    list(d.get("attempts", [])))
 
 
-def _check_version(d: dict[str, Any]) -> None:
+def _check_version(d: Any, what: str) -> None:
+    if not isinstance(d, dict):
+        raise SchemaError(f"not a vlparse {what}: a JSON object is needed (got {type(d).__name__})")
     v = d.get("schema_version", SCHEMA_VERSION)
-    if isinstance(v, int) and v > SCHEMA_VERSION:
-        raise ValueError(f"schema version {v} is newer than this vlparse reads ({SCHEMA_VERSION}); upgrade vlparse")
+    if not isinstance(v, int) or isinstance(v, bool):
+        raise SchemaError(f"not a vlparse {what}: schema_version {v!r} is not a number")
+    if v > SCHEMA_VERSION:
+        raise SchemaError(f"schema version {v} is newer than this vlparse reads ({SCHEMA_VERSION}); upgrade vlparse")
+
+
+def _malformed(what: str, e: Exception) -> SchemaError:
+    why = f"missing {e}" if isinstance(e, KeyError) else str(e)
+    return SchemaError(f"not a vlparse {what}: {why}")
 
 
 @dataclass
@@ -201,9 +211,12 @@ class Document:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:
-        _check_version(d)
-        pages = [PageResult.from_dict({"source": d["source"], **p}) for p in d.get("pages", [])]
-        return cls(d["source"], d.get("family", ""), d.get("model", ""), pages, d.get("error"))
+        _check_version(d, "document")
+        try:
+            pages = [PageResult.from_dict({"source": d["source"], **p}) for p in d.get("pages", [])]
+            return cls(d["source"], d.get("family", ""), d.get("model", ""), pages, d.get("error"))
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            raise _malformed("document", e) from None
 
 
 def ground_record(result: PageResult, family: str) -> dict[str, Any]:
@@ -270,9 +283,13 @@ class GroundResult:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> GroundResult:
-        _check_version(d)
+        _check_version(d, "ground result")
+        try:
+            images = [PageResult.from_dict(p) for p in d.get("images", [])]
+        except (KeyError, TypeError, AttributeError, ValueError) as e:
+            raise _malformed("ground result", e) from None
         return cls(d.get("family", ""), d.get("model", ""), list(d.get("queries", [])), bool(d.get("points")),
-                   [PageResult.from_dict(p) for p in d.get("images", [])], dict(d.get("errors") or {}))
+                   images, dict(d.get("errors") or {}))
 
 
 #: the public name of a page's result
