@@ -89,3 +89,8 @@ def test_from_dict_reads_an_older_document_without_a_version():
     data = vlparse.parse(PDF, **DOC).to_dict()
     del data["schema_version"]
     assert vlparse.Document.from_dict(data).to_dict() == {"schema_version": vlparse.SCHEMA_VERSION, **data}
+
+
+def test_a_blank_query_option_is_no_query_on_the_command_line(cli):
+    res = cli("ground", SHAPES, "--query", " ", "--family", GROUND["family"], "--from-output", GROUND["from_output"])
+    assert res.exit_code == 2 and "query" in res.stderr and res.stdout == ""

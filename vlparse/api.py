@@ -371,14 +371,13 @@ class Parser:
         qs = [queries] if isinstance(queries, str) else list(queries) if isinstance(queries, (list, tuple)) else None
         if qs is None or not all(isinstance(q, str) for q in qs):
             raise UsageError(f"queries must be a string or a list of strings (got {queries!r})")
-        qs = [q for q in qs if q.strip()]  # as on the command line, a blank query is no query
         opts = self._run_options(pages=pages, max_pixels=max_pixels, min_pixels=min_pixels, dpi=dpi,
                                  password=password, max_new_tokens=max_new_tokens, retries=retries,
                                  prompt_file=prompt_file)
         task, cfg = ground_job(self.family, opts, qs, points)
         _, summary = self._run(inputs, task, cfg, progress)
         runs = {d.source: d for d in summary.documents}
-        result = GroundResult(self.family.name, self.model_name, qs, points)
+        result = GroundResult(self.family.name, self.model_name, list(task.queries), points)
         for item in inputs:
             run = runs.get(source_name(item))
             if run is None or run.error is not None:

@@ -62,6 +62,7 @@ def ground_job(family: Family, opts: RunOptions, queries: list[str], points: boo
     """The grounding task for ``queries`` (boxes, or points) and its run settings."""
     from vlparse.run.prompts import fill_queries, load_prompt
 
+    queries = [q for q in queries if q.strip()]  # a blank query is no query
     if not queries:
         raise UsageError("give at least one query")
     task_name = "points" if points else "ground"
