@@ -42,6 +42,8 @@ def _option(f: dataclasses.Field, hint: Any) -> tuple[Any, Any]:
     if kind == "device":
         meta.update(parser=opt.parse_device, metavar="[" + "|".join(opt.DEVICE_CHOICES) + "]")
         hint = str
+    if isinstance(hint, type) and issubclass(hint, opt.Choice):
+        meta.setdefault("case_sensitive", False)  # --dtype BF16, as the library takes it
     origin = typing.get_origin(hint)
     if origin is list:  # repeatable; the dataclass fills its own empty list
         hint, default = Optional[hint], None

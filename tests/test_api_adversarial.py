@@ -94,3 +94,14 @@ def test_from_dict_reads_an_older_document_without_a_version():
 def test_a_blank_query_option_is_no_query_on_the_command_line(cli):
     res = cli("ground", SHAPES, "--query", " ", "--family", GROUND["family"], "--from-output", GROUND["from_output"])
     assert res.exit_code == 2 and "query" in res.stderr and res.stdout == ""
+
+
+def test_choices_take_any_case_like_device_and_family(cli, tmp_path):
+    """``device="CUDA:1"`` and ``family="Qwen2.5-VL"`` were accepted but ``dtype="BF16"`` was not."""
+    b = vlparse.BackendOptions(dtype="BF16", quant=" 4BIT", attn="SDPA", backend="OpenAI", device="CPU")
+    assert (b.dtype, b.quant, b.attn, b.backend, b.device) == (vlparse.Dtype.BF16, vlparse.Quant.INT4,
+                                                               vlparse.Attn.SDPA, vlparse.BackendKind.OPENAI, "cpu")
+    assert vlparse.parse(PDF, dtype="FP32", backend="LOCAL", **DOC).ok
+    res = cli("doc", PDF, "--dtype", "BF16", "--quant", "NONE", "-o", tmp_path, "--family", DOC["family"],
+              "--from-output", DOC["from_output"])
+    assert res.exit_code == 0, res.stderr

@@ -44,6 +44,16 @@ class Choice(str, Enum):
         return hash(self.value)
 
     @classmethod
+    def _missing_(cls, value: object) -> Choice | None:
+        """Any case and surrounding spaces, as devices and families: ``Dtype("BF16") is Dtype.BF16``."""
+        if isinstance(value, str):
+            wanted = value.strip().lower()
+            for member in cls:
+                if member.value == wanted:
+                    return member
+        return None
+
+    @classmethod
     def values(cls) -> tuple[str, ...]:
         return tuple(m.value for m in cls)
 
