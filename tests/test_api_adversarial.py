@@ -105,3 +105,31 @@ def test_choices_take_any_case_like_device_and_family(cli, tmp_path):
     res = cli("doc", PDF, "--dtype", "BF16", "--quant", "NONE", "-o", tmp_path, "--family", DOC["family"],
               "--from-output", DOC["from_output"])
     assert res.exit_code == 0, res.stderr
+
+
+def test_the_first_calls_from_several_threads_resolve_the_family_once(monkeypatch):
+    """Resolving the family imports transformers' config classes: two first calls racing there got ImportError
+    ("cannot import name 'AutoConfig'") from transformers' lazy module. The parser resolves it once, under its lock."""
+    import threading
+
+    from vlparse.backends import factory
+
+    entered, second = [], threading.Event()
+    real = factory.resolve_family
+
+    def resolve(opts):
+        entered.append(threading.current_thread().name)
+        if len(entered) == 1:
+            second.wait(2)  # a second thread gets in here only if nothing serialises the resolution
+        else:
+            second.set()
+        return real(opts)
+
+    monkeypatch.setattr(factory, "resolve_family", resolve)
+    parser = vlparse.Parser(**DOC)
+    threads = [threading.Thread(target=lambda: parser.family) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(entered) == 1 and parser.family.name == "qwen2.5-vl"

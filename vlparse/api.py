@@ -227,16 +227,17 @@ class Parser:
         self._family = None
         self._backend: Backend | None = None
         self._batcher: _Batcher | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._closed = False
 
     @property
     def family(self):
         """The model family (:class:`vlparse.core.families.Family`): decides rendering and parsing."""
-        if self._family is None:
-            from vlparse.backends.factory import resolve_family
+        with self._lock:  # once, even when the first calls come from several threads at the same time
+            if self._family is None:
+                from vlparse.backends.factory import resolve_family
 
-            self._family = resolve_family(self.options)
+                self._family = resolve_family(self.options)
         return self._family
 
     @property
