@@ -133,3 +133,52 @@ def test_the_first_calls_from_several_threads_resolve_the_family_once(monkeypatc
     for t in threads:
         t.join(60)
     assert len(entered) == 1 and parser.family.name == "qwen2.5-vl"
+
+
+def test_close_waits_for_the_calls_running_in_other_threads(monkeypatch):
+    """Closing a parser while another thread's call was generating pulled the model out from under it: its pages
+    failed with "'NoneType' object has no attribute 'device'". Close now lets running calls finish first."""
+    import threading
+
+    from vlparse.backends import factory
+    from vlparse.backends.recorded import RecordedBackend, load_recorded
+
+    started, release, closed = threading.Event(), threading.Event(), []
+
+    class Slow(RecordedBackend):
+        def generate(self, requests):
+            started.set()
+            assert release.wait(60)
+            assert not closed, "closed while generating"
+            return super().generate(requests)
+
+        def close(self):
+            closed.append(self)
+
+    monkeypatch.setattr(factory, "backend_factory",
+                        lambda opts, family, *, only_page=None: lambda: Slow(family, load_recorded(DOC["from_output"])))
+    parser = vlparse.Parser(model="m", family="qwen2.5-vl")
+    result = {}
+    call = threading.Thread(target=lambda: result.setdefault("doc", parser.parse(PDF, pages="1")))
+    call.start()
+    assert started.wait(60)
+    closer = threading.Thread(target=parser.close)
+    closer.start()
+    for _ in range(50):  # the closer is waiting, not closing (no timing asserted: it may not close before release)
+        if closed:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    call.join(60)
+    closer.join(60)
+    assert result["doc"].ok and len(closed) == 1
+    with pytest.raises(vlparse.UsageError, match="closed"):
+        parser.parse(PDF)
+
+
+def test_close_from_a_progress_callback_does_not_hang():
+    parser = vlparse.Parser(**DOC)
+    doc = parser.parse(PDF, progress=lambda done, total, page: parser.close())
+    assert doc.ok
+    with pytest.raises(vlparse.UsageError, match="closed"):
+        parser.parse(PDF)

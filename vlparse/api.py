@@ -228,6 +228,8 @@ class Parser:
         self._backend: Backend | None = None
         self._batcher: _Batcher | None = None
         self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._running: list[int] = []  # the threads inside a call (close waits for them)
         self._closed = False
 
     @property
@@ -269,15 +271,22 @@ class Parser:
         collect = _Collect(progress)
         listener: Listener = collect
         bar = None
-        if progress is True:
-            from vlparse.run.progress import ProgressListener
-
-            listener = bar = ProgressListener(collect)
+        with self._lock:
+            if self._closed:
+                raise UsageError("this Parser is closed")
+            self._running.append(threading.get_ident())
         try:
+            if progress is True:
+                from vlparse.run.progress import ProgressListener
+
+                listener = bar = ProgressListener(collect)
             summary = execute(cfg, self._factory(cfg), inputs, listener=listener)
         finally:
             if bar is not None:
                 bar.close()
+            with self._lock:
+                self._running.remove(threading.get_ident())
+                self._idle.notify_all()
         return collect, summary
 
     def parse(self, source: Source | Sequence[Source], *, pages: str | None = None, max_pixels: int | None = None,
@@ -395,9 +404,15 @@ class Parser:
         return RunOptions(backend=self.options, **values)
 
     def close(self) -> None:
-        """Release the model (GPU memory) or the server connections. The parser cannot be used afterwards."""
-        self._closed = True
+        """Release the model (GPU memory) or the server connections. The parser cannot be used afterwards.
+
+        Calls already running (from other threads) finish first; new calls raise :class:`UsageError`.
+        """
+        me = threading.get_ident()
         with self._lock:
+            self._closed = True
+            while any(t != me for t in self._running):  # not from under a call's own progress callback
+                self._idle.wait()
             backend, self._backend = self._backend, None
         if backend is not None:
             backend.close()
