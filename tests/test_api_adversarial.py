@@ -182,3 +182,12 @@ def test_close_from_a_progress_callback_does_not_hang():
     assert doc.ok
     with pytest.raises(vlparse.UsageError, match="closed"):
         parser.parse(PDF)
+
+
+def test_the_exports_of_an_unreadable_input_say_why():
+    """A list with one bad entry gives a Document with ``error``: its Markdown was one empty line, its HTML a page
+    with nothing but the file name."""
+    _, bad = vlparse.parse([PDF, b"%PDF-1.7 not really"], **DOC)
+    assert not bad.ok and bad.error
+    assert bad.error in bad.to_markdown() and "failed" in bad.to_markdown()
+    assert bad.error in bad.to_html() and 'data-status="failed"' in bad.to_html()

@@ -104,4 +104,6 @@ def render_html(doc: Document) -> str:
             f'<meta name="generator" content="vlparse">\n<title>{title}</title>\n<style>\n{STYLE}\n</style>\n'
             f"</head>\n<body>\n")
     body = [f'<p class="doc-meta">{meta}</p>'] + [render_page(p) for p in doc.pages]
+    if doc.error:  # the input could not be read: say why rather than show an empty page
+        body.append(f'<p class="doc-error" data-status="failed">{escape(doc.error)}</p>')
     return head + "\n".join(body) + "\n</body>\n</html>\n"

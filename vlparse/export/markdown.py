@@ -160,4 +160,7 @@ def page_markdown(page: PageResult) -> str:
 
 def render_markdown(doc: Document) -> str:
     """The whole document as Markdown, pages in order."""
-    return "\n\n---\n\n".join(page_markdown(p) for p in doc.pages) + "\n"
+    pages = [page_markdown(p) for p in doc.pages]
+    if doc.error:  # the input could not be read: say why rather than write an empty file
+        pages.append(f"<!-- failed: {_comment(doc.error)} -->")
+    return "\n\n---\n\n".join(pages) + "\n"
