@@ -191,3 +191,9 @@ def test_the_exports_of_an_unreadable_input_say_why():
     assert not bad.ok and bad.error
     assert bad.error in bad.to_markdown() and "failed" in bad.to_markdown()
     assert bad.error in bad.to_html() and 'data-status="failed"' in bad.to_html()
+
+
+@pytest.mark.parametrize("progress", ["yes", 1, [print]])
+def test_a_progress_that_is_neither_a_flag_nor_a_function_is_a_usage_error(progress):
+    with pytest.raises(vlparse.UsageError, match="progress"):  # it was ignored: no bar, no error
+        vlparse.parse(PDF, progress=progress, **DOC)

@@ -268,6 +268,8 @@ class Parser:
     def _run(self, inputs, task, cfg, progress: Progress) -> tuple[_Collect, Any]:
         from vlparse.run.job import execute
 
+        if not (progress is None or isinstance(progress, bool) or callable(progress)):
+            raise UsageError(f"progress must be True, False or a function fn(done, total, page) (got {progress!r})")
         collect = _Collect(progress)
         listener: Listener = collect
         bar = None
