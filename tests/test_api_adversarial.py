@@ -197,3 +197,14 @@ def test_the_exports_of_an_unreadable_input_say_why():
 def test_a_progress_that_is_neither_a_flag_nor_a_function_is_a_usage_error(progress):
     with pytest.raises(vlparse.UsageError, match="progress"):  # it was ignored: no bar, no error
         vlparse.parse(PDF, progress=progress, **DOC)
+
+
+def test_none_means_the_default_for_every_option():
+    """``concurrency=None`` was kept as None (a TypeError later, in the server backend) while ``device=None`` was
+    refused: None now means the default, for every field."""
+    from vlparse.core.options import RunOptions
+
+    names = ("backend", "dtype", "quant", "device", "attn", "fast", "concurrency", "timeout", "base_urls")
+    assert vlparse.BackendOptions(**dict.fromkeys(names)) == vlparse.BackendOptions()
+    assert RunOptions(backend=None, retries=None, inputs=None) == RunOptions()
+    assert vlparse.parse(PDF, device=None, dtype=None, concurrency=None, **DOC).ok

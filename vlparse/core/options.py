@@ -160,12 +160,20 @@ def cli(*flags: str, help: str, panel: str = PANEL_RUN, **extra: Any) -> dict[st
 
 
 def _check_bounds(options: Any) -> None:
-    """The bounds the CLI enforces (``min=`` of a field's :func:`cli` metadata) hold for library callers too."""
-    from dataclasses import fields
+    """The bounds the CLI enforces (``min=`` of a field's :func:`cli` metadata) hold for library callers too.
+
+    None given for a field whose default is not None means that default (``device=None``, ``concurrency=None``).
+    """
+    from dataclasses import MISSING, fields
 
     from vlparse.core.errors import UsageError
 
     for f in fields(options):
+        if getattr(options, f.name) is None:
+            if f.default is not MISSING:
+                setattr(options, f.name, f.default)
+            elif f.default_factory is not MISSING:
+                setattr(options, f.name, f.default_factory())
         low = f.metadata.get("cli", {}).get("min")
         value = getattr(options, f.name)
         if low is None or value is None:
@@ -218,6 +226,7 @@ class BackendOptions:
     def __post_init__(self) -> None:
         from vlparse.core.errors import UsageError
 
+        _check_bounds(self)  # first: None means the default
         for name, kind in (("backend", BackendKind), ("dtype", Dtype), ("quant", Quant), ("attn", Attn)):
             value = getattr(self, name)
             try:
@@ -229,7 +238,6 @@ class BackendOptions:
         except ValueError as e:
             raise UsageError(str(e)) from None
         self.base_urls = list(self.base_urls or [])
-        _check_bounds(self)
 
     @property
     def run_model(self) -> str:
@@ -288,11 +296,11 @@ class RunOptions:
     def __post_init__(self) -> None:
         from vlparse.core.errors import UsageError
 
+        _check_bounds(self)
         if isinstance(self.pages, int) and not isinstance(self.pages, bool):
             self.pages = str(self.pages)  # pages=3
         elif self.pages is not None and not isinstance(self.pages, str):
             raise UsageError(f"pages must be a selection such as '1-3,7' (got {self.pages!r})")
-        _check_bounds(self)
 
     def tokens_for(self, task: str) -> int:
         """``max_new_tokens``, or the task's default."""
