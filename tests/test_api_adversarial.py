@@ -208,3 +208,16 @@ def test_none_means_the_default_for_every_option():
     assert vlparse.BackendOptions(**dict.fromkeys(names)) == vlparse.BackendOptions()
     assert RunOptions(backend=None, retries=None, inputs=None) == RunOptions()
     assert vlparse.parse(PDF, device=None, dtype=None, concurrency=None, **DOC).ok
+
+
+def test_an_absurd_pixel_budget_is_a_usage_error_not_gigabytes_of_pixels(cli):
+    """min_pixels=10**10 upscaled a 64x64 image to 10 gigapixels (MemoryError out of the API, or the OOM killer);
+    max_pixels=10**10 rendered PDF pages until MuPDF gave up, one failed page at a time."""
+    family = vlparse.get_family("qwen3-vl")
+    for budget in (dict(min_pixels=10**10, max_pixels=10**10), dict(max_pixels=10**10)):
+        with pytest.raises(vlparse.UsageError, match="pixel budgets above"):
+            vlparse.pixel_budget(family, "ground", **budget)  # checked before anything renders
+    with pytest.raises(vlparse.UsageError, match="pixel budgets above"):
+        vlparse.parse(PDF, max_pixels=10**10, **DOC)
+    res = cli("doc", PDF, "--max-pixels", str(10**10), "--family", DOC["family"], "--from-output", DOC["from_output"])
+    assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from vlparse.core.families import ABSOLUTE, REL1000, Family
 
 MAX_ASPECT_RATIO = 200  # the Qwen processors refuse images more elongated than this
+#: the largest pixel budget: the decompression-bomb limit of inputs (pages.render.MAX_IMAGE_PIXELS); above it
+#: a PDF page renders, or an image is upscaled to, gigabytes before any model sees it
+MAX_BUDGET_PIXELS = 179_000_000
 
 
 def smart_resize(height: int, width: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
@@ -49,6 +52,9 @@ class Budget:
     def __post_init__(self):
         if self.min_pixels <= 0 or self.max_pixels <= 0:
             raise ValueError("pixel budgets must be positive")
+        if max(self.min_pixels, self.max_pixels) > MAX_BUDGET_PIXELS:
+            raise ValueError(f"pixel budgets above {MAX_BUDGET_PIXELS:,} pixels are not supported (got "
+                             f"--min-pixels {self.min_pixels:,}, --max-pixels {self.max_pixels:,})")
         if self.min_pixels > self.max_pixels:
             raise ValueError(f"--min-pixels ({self.min_pixels}) is larger than --max-pixels ({self.max_pixels})")
 
