@@ -221,3 +221,21 @@ def test_an_absurd_pixel_budget_is_a_usage_error_not_gigabytes_of_pixels(cli):
         vlparse.parse(PDF, max_pixels=10**10, **DOC)
     res = cli("doc", PDF, "--max-pixels", str(10**10), "--family", DOC["family"], "--from-output", DOC["from_output"])
     assert res.exit_code == 2 and res.stderr.count("\n") == 1, res.stderr
+
+
+@pytest.mark.parametrize("option", [dict(model=123), dict(family=2), dict(base_url=123), dict(base_url=[1]),
+                                    dict(from_output=123), dict(password=123), dict(prompt_file=123),
+                                    dict(fast="no"), dict(api_key=["k"])])
+def test_an_option_of_the_wrong_type_is_a_usage_error(option):
+    """model=123 went to the Hub as '123' (AttributeError), from_output=123 and base_url=123 were TypeErrors,
+    fast='no' meant True."""
+    kw = {**DOC, **option}
+    name = "base_urls" if "base_url" in option else next(iter(option))
+    with pytest.raises(vlparse.UsageError, match=name):
+        vlparse.parse(PDF, **kw)
+
+
+def test_paths_may_be_path_objects():
+    kw = {**DOC, "from_output": Path(DOC["from_output"])}
+    assert vlparse.parse(Path(PDF), prompt_file=None, **kw).ok
+    assert vlparse.BackendOptions(model=Path("/some/dir")).model == "/some/dir"

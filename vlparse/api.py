@@ -218,12 +218,11 @@ class Parser:
                  from_output: str | os.PathLike | None = None, **options: Any):
         if "base_url" in options:
             url = options.pop("base_url")
-            options["base_urls"] = [url] if isinstance(url, str) else list(url or [])
+            options["base_urls"] = [url] if isinstance(url, str) else url  # BackendOptions checks the rest
         unknown = set(options) - _BACKEND_FIELDS
         if unknown:
             raise UsageError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        self.options = BackendOptions(model=model, family=family, backend=backend,
-                                      from_output=None if from_output is None else os.fspath(from_output), **options)
+        self.options = BackendOptions(model=model, family=family, backend=backend, from_output=from_output, **options)
         self._family = None
         self._backend: Backend | None = None
         self._batcher: _Batcher | None = None

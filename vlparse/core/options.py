@@ -26,6 +26,7 @@ This module is pure (no I/O at import or use, no torch): part of the core layer.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -174,8 +175,19 @@ def _check_bounds(options: Any) -> None:
                 setattr(options, f.name, f.default)
             elif f.default_factory is not MISSING:
                 setattr(options, f.name, f.default_factory())
-        low = f.metadata.get("cli", {}).get("min")
         value = getattr(options, f.name)
+        if value is not None and f.type in ("str", "str | None"):
+            if isinstance(value, os.PathLike):
+                value = os.fspath(value)
+                setattr(options, f.name, value)
+            if not isinstance(value, str):
+                raise UsageError(f"{f.name} must be a string (got {value!r})")
+        elif f.type == "bool" and not isinstance(value, bool):
+            raise UsageError(f"{f.name} must be True or False (got {value!r})")
+        elif f.type == "list[str]" and value is not None and (
+                not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)):
+            raise UsageError(f"{f.name} must be a list of strings (got {value!r})")
+        low = f.metadata.get("cli", {}).get("min")
         if low is None or value is None:
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -296,11 +308,11 @@ class RunOptions:
     def __post_init__(self) -> None:
         from vlparse.core.errors import UsageError
 
-        _check_bounds(self)
         if isinstance(self.pages, int) and not isinstance(self.pages, bool):
             self.pages = str(self.pages)  # pages=3
         elif self.pages is not None and not isinstance(self.pages, str):
             raise UsageError(f"pages must be a selection such as '1-3,7' (got {self.pages!r})")
+        _check_bounds(self)
 
     def tokens_for(self, task: str) -> int:
         """``max_new_tokens``, or the task's default."""
