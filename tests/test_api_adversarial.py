@@ -239,3 +239,21 @@ def test_paths_may_be_path_objects():
     kw = {**DOC, "from_output": Path(DOC["from_output"])}
     assert vlparse.parse(Path(PDF), prompt_file=None, **kw).ok
     assert vlparse.BackendOptions(model=Path("/some/dir")).model == "/some/dir"
+
+
+def test_no_thread_outlives_a_call_on_a_server(monkeypatch):
+    """The server backend's close shut its pool down without waiting: its worker threads were still alive when
+    ``vlparse.parse`` had returned."""
+    import threading
+
+    from fake_openai_server import FakeOpenAIServer
+
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    answer = (ANSWERS / "qwen2.5-vl" / "sample-pdf" / "page-1.html").read_text()
+    with FakeOpenAIServer(lambda req: answer) as srv:
+        for _ in range(3):
+            doc = vlparse.parse(PDF, pages="1", backend="openai", base_url=srv.url, family="qwen2.5-vl",
+                                concurrency=4)
+            assert doc.ok
+            assert [t.name for t in threading.enumerate() if t.name.startswith("vlparse")] == []

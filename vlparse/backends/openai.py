@@ -540,6 +540,11 @@ class OpenAIBackend(Backend):
 
     def close(self) -> None:
         self._abort()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+            # the workers are idle (or aborted just now): wait for them, boundedly, so no thread outlives the call
+            deadline = time.monotonic() + 5.0
+            for t in list(getattr(pool, "_threads", ())):
+                if t is not threading.current_thread():
+                    t.join(max(0.0, deadline - time.monotonic()))
