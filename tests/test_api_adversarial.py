@@ -257,3 +257,16 @@ def test_no_thread_outlives_a_call_on_a_server(monkeypatch):
                                 concurrency=4)
             assert doc.ok
             assert [t.name for t in threading.enumerate() if t.name.startswith("vlparse")] == []
+
+
+def test_whole_number_options_are_ints():
+    """max_new_tokens=100.0 reached the decode loop as a float: every page failed (torch.full: "type must be tuple
+    of ints, but got float")."""
+    from vlparse.core.options import RunOptions
+
+    o = RunOptions(max_new_tokens=100.0, max_pixels=2e6, retries=1.0)
+    assert (o.max_new_tokens, o.max_pixels, o.retries) == (100, 2_000_000, 1)
+    assert all(type(v) is int for v in (o.max_new_tokens, o.max_pixels, o.retries))
+    assert type(vlparse.BackendOptions(batch_size=4.0).batch_size) is int
+    with pytest.raises(vlparse.UsageError, match="retries"):
+        RunOptions(retries=1.5)

@@ -187,6 +187,11 @@ def _check_bounds(options: Any) -> None:
         elif f.type == "list[str]" and value is not None and (
                 not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value)):
             raise UsageError(f"{f.name} must be a list of strings (got {value!r})")
+        elif f.type in ("int", "int | None") and isinstance(value, float):  # max_pixels=2e6 is 2000000
+            if not value.is_integer():
+                raise UsageError(f"{f.name} must be a whole number (got {value!r})")
+            value = int(value)
+            setattr(options, f.name, value)
         low = f.metadata.get("cli", {}).get("min")
         if low is None or value is None:
             continue
