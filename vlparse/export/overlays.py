@@ -165,8 +165,10 @@ def write_detection_overlays(results: Sequence[PageResult], out_dir: str | Path,
 # -- doc ---------------------------------------------------------------------------------------------
 
 
-def draw_blocks(image, result: PageResult):
-    """``image`` (RGB) with ``result``'s blocks drawn in their type colours and a legend; a new image."""
+def draw_blocks(image, result: PageResult, labels: bool = False):
+    """``image`` (RGB) with ``result``'s blocks drawn in their type colours and a legend; a new image.
+
+    ``labels``: also write each block's type on its box (``vlparse extract``: the field's name)."""
     from PIL import Image, ImageDraw
 
     lw, fs = _scale(image)
@@ -181,6 +183,8 @@ def draw_blocks(image, result: PageResult):
             present.append(block.type)
         x1, y1, x2, y2 = block.bbox_px
         draw.rectangle([x1, y1, x2, y2], fill=(*colour, 40), outline=(*colour, 255), width=lw)
+        if labels:
+            _tag(draw, (x1, y1), _short(block.type), colour, _font(max(11, round(fs * 0.7))), image.size)
     if present:
         _legend(draw, present, _font(max(11, round(fs * 0.7))), image.size)
     return Image.alpha_composite(image.convert("RGBA"), layer).convert("RGB")
@@ -205,7 +209,8 @@ def _legend(draw, types: list[str], font, size: tuple[int, int]) -> None:
 
 
 def write_block_overlays(doc: Document, out_dir: str | Path, base_name: str | None = None, *,
-                         password: str | None = None, images: Sequence | None = None) -> list[Path]:
+                         password: str | None = None, images: Sequence | None = None,
+                         labels: bool = False) -> list[Path]:
     """Per page of ``doc``, a PNG with its blocks drawn (type colours, legend); returns the files written.
 
     ``images``: the pages' images (as :func:`vlparse.pages.render.page_images` gives them), when already rendered.
@@ -219,5 +224,5 @@ def write_block_overlays(doc: Document, out_dir: str | Path, base_name: str | No
     written = []
     for r, img in zip(doc.pages, images):
         if img is not None and r.status != FAILED:
-            written.append(atomic_save_image(out / f"{name}-p{r.info.page}.overlay.png", draw_blocks(img, r)))
+            written.append(atomic_save_image(out / f"{name}-p{r.info.page}.overlay.png", draw_blocks(img, r, labels)))
     return written

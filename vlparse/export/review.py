@@ -197,7 +197,7 @@ def _page(page: PageResult, image, name: str) -> str:
     return "\n".join(out)
 
 
-def _header(doc: Document, name: str) -> str:
+def _header(doc: Document, name: str, legend_title: str = "Block types") -> str:
     pages = doc.pages
     failed = sum(p.status == FAILED for p in pages)
     flagged = sum(p.status not in (OK, FAILED) or bool(p.warnings) for p in pages)
@@ -214,13 +214,15 @@ def _header(doc: Document, name: str) -> str:
     return (f'<header class="doc"><h1>{escape(name)}</h1>'
             f'<p class="meta">{" · ".join(escape(f) for f in facts if f)}</p>'
             f'<nav class="pages" aria-label="pages"><ol>{nav}</ol></nav>'
-            f'<section class="legend" aria-labelledby="legend-title"><h2 id="legend-title">Block types</h2>'
+            f'<section class="legend" aria-labelledby="legend-title"><h2 id="legend-title">{escape(legend_title)}</h2>'
             f'<ul>{legend}</ul><p class="hint">Hover or focus (Tab) a box to read its type and text; '
             "activate it to jump to the parsed block, and a block's label to jump back.</p></section></header>")
 
 
-def render_review(doc: Document, images: list) -> str:
-    """The review page of ``doc``; ``images[i]`` is page i's image in its ``bbox_px`` space (or None)."""
+def render_review(doc: Document, images: list, legend: str = "Block types") -> str:
+    """The review page of ``doc``; ``images[i]`` is page i's image in its ``bbox_px`` space (or None).
+
+    ``legend``: the title of the key of block types (``vlparse extract`` shows field names as the types)."""
     name = PurePath(doc.source).name
     images = (list(images) + [None] * len(doc.pages))[: len(doc.pages)]
     first = f"#page-{doc.pages[0].info.page}" if doc.pages else "#main"
@@ -231,6 +233,6 @@ def render_review(doc: Document, images: list) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f'<meta name="generator" content="vlparse {__version__}">\n'
         f"<title>Review: {escape(name)}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
-        f'<a class="skip" href="{first}">Skip to the pages</a>\n{_header(doc, name)}\n'
+        f'<a class="skip" href="{first}">Skip to the pages</a>\n{_header(doc, name, legend)}\n'
         f'<main id="main">\n{body}\n</main>\n</body>\n</html>\n'
     )

@@ -99,6 +99,7 @@ class _Work:
     page: object  # vlparse.pages.render.RenderedPage
     decoding: Decoding
     tries: list[dict] = field(default_factory=list)
+    feedback: str | None = None  # extract: the schema violations of the last attempt, given back to the model
     best: PageResult | None = None
     best_attempt: int = 0
 
@@ -282,7 +283,7 @@ class Runner:
     # -- one answer for one page: parse, keep the best attempt, retry or finish ------------------------
     def _request(self, w: _Work) -> Request:
         d, cfg = w.decoding, self.cfg
-        return Request(w.key, w.page.image, cfg.task.prompt, d.max_new_tokens, d.temperature, d.repetition_penalty,
+        return Request(w.key, w.page.image, cfg.task.prompt_for(w.feedback), d.max_new_tokens, d.temperature, d.repetition_penalty,
                        cfg.budget.min_pixels, cfg.budget.max_pixels)
 
     def _settle(self, w: _Work, ans: Answer) -> bool:
@@ -297,13 +298,18 @@ class Runner:
             except Exception as e:  # noqa: BLE001 - a parser bug must not cost the run
                 res = PageResult(w.page.info, FAILED, raw=ans.text, error=f"could not parse the answer: {e}")
         w.tries.append({"attempt": len(w.tries) + 1, **w.decoding.to_dict(), "finish_reason": ans.finish_reason,
-                        "new_tokens": ans.new_tokens, "status": res.status})
+                        "new_tokens": ans.new_tokens, "status": res.status,
+                        **({"feedback": True} if w.feedback else {})})
         if w.best is None or quality(res) > quality(w.best):
             w.best, w.best_attempt = res, len(w.tries)
         attempt = len(w.tries)
         nxt = next_decoding(attempt, res, task.decoding) if attempt <= self.cfg.retries and not ans.error else None
         if nxt is not None:
-            w.decoding = nxt
+            w.decoding, w.feedback = nxt, None
+            return True
+        fb = task.feedback(res) if attempt <= self.cfg.retries and not ans.error else None
+        if fb is not None and not any(t.get("feedback") for t in w.tries):  # once: the errors given back
+            w.feedback = fb
             return True
         best = w.best
         if len(w.tries) > 1:

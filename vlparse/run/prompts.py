@@ -15,7 +15,7 @@ from vlparse.core.prompt import Prompt
 from vlparse.core.errors import UsageError
 from vlparse.core.families import Family
 
-TASKS = ("doc", "ground", "points")
+TASKS = ("doc", "ground", "points", "extract")
 
 
 def _parse(text: str, origin: str, plain_ok: bool) -> dict:
@@ -56,3 +56,12 @@ def fill_queries(prompt: Prompt, queries: list[str]) -> Prompt:
     if "{queries}" not in prompt.user:
         return Prompt(prompt.system, f"{prompt.user} {joined}".strip())
     return Prompt(prompt.system, prompt.user.replace("{queries}", joined))
+
+
+def fill_schema(prompt: Prompt, template: str, fields: str) -> Prompt:
+    """Insert an extraction schema into a template (``{template}``: the answer's JSON shape, ``{fields}``: one
+    line per field); a template without the placeholders gets both appended."""
+    user = prompt.user
+    if "{template}" not in user and "{fields}" not in user:
+        return Prompt(prompt.system, f"{user}\n{template}\nFields:\n{fields}".strip())
+    return Prompt(prompt.system, user.replace("{template}", template).replace("{fields}", fields))

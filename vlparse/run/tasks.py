@@ -29,9 +29,13 @@ class Decoding:
                 "repetition_penalty": self.repetition_penalty}
 
 
-def quality(result: PageResult) -> tuple[int, int]:
-    """Higher is better: complete answers first, then the one that found more."""
-    return _RANK.get(result.status, 1), len(result.blocks) + len(result.detections)
+def quality(result: PageResult) -> tuple[int, int, int]:
+    """Higher is better: complete answers first, then those that keep to the schema (extract), then the one
+    that found more."""
+    from vlparse.parse.extract import SCHEMA_WARNING
+
+    violations = sum(w.startswith(SCHEMA_WARNING) for w in result.warnings)
+    return _RANK.get(result.status, 1), -violations, len(result.blocks) + len(result.detections)
 
 
 def next_decoding(attempt: int, last: PageResult, base: Decoding) -> Decoding | None:
@@ -47,17 +51,54 @@ def next_decoding(attempt: int, last: PageResult, base: Decoding) -> Decoding | 
 
 @dataclass
 class Task:
-    name: str  # "doc" | "ground"
+    name: str  # "doc" | "ground" | "extract"
     family: Family
     prompt: Prompt
     decoding: Decoding
     want: str = "bbox"  # ground: "bbox" | "point"
     queries: list[str] = field(default_factory=list)
+    schema: Any = None  # extract: vlparse.parse.extract.ExtractSchema
+    date_order: str = "dmy"  # extract: how ambiguous numeric dates are read
 
     def parse(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
         if self.name == "doc":
             return self._parse_doc(text, finish_reason, info)
+        if self.name == "extract":
+            return self._parse_extract(text, finish_reason, info)
         return self._parse_ground(text, finish_reason, info)
+
+    def feedback(self, result: PageResult) -> str | None:
+        """Extract: the validation errors to give back to the model in one more attempt, or None."""
+        if self.name != "extract":
+            return None
+        from vlparse.parse.extract import SCHEMA_WARNING, feedback
+
+        errors = [w[len(SCHEMA_WARNING):] for w in result.warnings if w.startswith(SCHEMA_WARNING)]
+        return feedback(errors) if errors else None
+
+    def prompt_for(self, feedback: str | None) -> Prompt:
+        """The prompt of an attempt: the task's own, plus the feedback of the attempt before."""
+        if not feedback:
+            return self.prompt
+        return Prompt(self.prompt.system, f"{self.prompt.user}\n\n{feedback}")
+
+    def _parse_extract(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
+        from vlparse.parse.extract import parse_extraction
+        from vlparse.parse.repair import cut_repetition
+
+        body, loop = cut_repetition(text)
+        parsed = parse_extraction(body, self.schema, self.family, info.frame, self.date_order)
+        res = PageResult(info, OK, list(parsed.warnings), detections=list(parsed.values), raw=text)
+        if loop:
+            res.status = REPETITION
+            res.warnings.append(f"repetition loop cut: {loop}")
+        elif parsed.truncated:
+            res.status = TRUNCATED
+        elif not parsed.found:
+            res.status, res.error = FAILED, "the answer holds no JSON object"
+        elif res.warnings:
+            res.status = REPAIRED
+        return _mark_finish(res, finish_reason)
 
     def _parse_doc(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
         from vlparse.parse.html import parse_page_html

@@ -1,0 +1,269 @@
+"""``vlparse extract``: the fields of a schema, each value with the box (and page) it was read from.
+
+One request per page (servers take one image per prompt). Each page's answer is parsed and validated
+(:mod:`vlparse.parse.extract`); a schema violation is asked again once with the errors given back. When a
+document is complete its values are checked against the PDF's text layer under their boxes, the pages
+are merged (earliest matching page wins, the rest go to ``conflicts``) and the record is written: JSON
+per document, ``--jsonl`` on stdout, a CSV row per document, review page and overlays.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vlparse.backends.factory import BackendOptions, resolve_family
+from vlparse.core.errors import UsageError
+from vlparse.core.results import Block, Document, PageResult
+from vlparse.parse.extract import DATE_ORDERS, ExtractSchema, Word, assemble, csv_header, csv_row, schema_from_any, \
+    schema_from_fields, schema_from_json
+from vlparse.run.job import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.run.outputs import OutputPlan, plan_outputs, unique_names
+from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
+from vlparse.run.prompts import fill_schema, load_prompt
+from vlparse.run.tasks import Decoding, Task
+
+EXTRACT_FORMATS = ("json", "review")
+DEFAULT_MAX_NEW_TOKENS = 4096
+
+
+@dataclass
+class ExtractOptions(CommonOptions):
+    schema: Any = None  # an ExtractSchema, a JSON Schema dict, a Pydantic model (API)
+    schema_file: str | None = None  # --schema FILE
+    fields: list[str] = field(default_factory=list)  # --field NAME[:TYPE]
+    date_order: str = "dmy"
+    formats: list[str] = field(default_factory=list)  # "json" (files with -o), "review"
+    overlay_dir: str | None = None
+    csv: str | None = None  # --csv FILE: one row per document
+
+
+def pdf_words(path: str, page: int, password: str | None = None) -> list[Word] | None:
+    """The words of a PDF page with their boxes in points of the displayed page (rotation and cropbox applied,
+    top-left origin, the space of ``bbox_pt``), or None when the page has no text layer.
+
+    The one place extract reads a text layer (to be switched to ``vlparse.pages.textlayer`` once it exists).
+    """
+    import pymupdf
+
+    from vlparse.pages.render import PDF_LOCK
+
+    with PDF_LOCK:
+        try:
+            with pymupdf.open(path) as doc:
+                if doc.needs_pass and not doc.authenticate(password or ""):
+                    return None
+                pg = doc[page - 1]
+                m = pg.rotation_matrix
+                words = []
+                for x0, y0, x1, y1, text, *_ in pg.get_text("words"):
+                    r = pymupdf.Rect(x0, y0, x1, y1) * m
+                    words.append((r.x0, r.y0, r.x1, r.y1, text))
+        except Exception:  # noqa: BLE001 - no text layer to read is "unchecked", never a failed document
+            return None
+    return words or None
+
+
+def load_schema(opts: ExtractOptions) -> ExtractSchema:
+    given = [x for x in (opts.schema is not None, opts.schema_file is not None, bool(opts.fields)) if x]
+    if len(given) > 1:
+        raise UsageError("give the schema one way: --schema FILE or --field NAME[:TYPE], not both")
+    if opts.schema is not None:
+        return schema_from_any(opts.schema)
+    if opts.schema_file is not None:
+        try:
+            data = json.loads(Path(opts.schema_file).read_text(encoding="utf-8"))
+        except OSError as e:
+            raise UsageError(f"--schema {opts.schema_file}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise UsageError(f"--schema {opts.schema_file}: not valid JSON ({e})") from None
+        return schema_from_json(data)
+    return schema_from_fields(opts.fields)
+
+
+def review_document(record: dict[str, Any], pages: list[PageResult]) -> Document:
+    """The record as a document for the review page and overlays: each page's blocks are the fields read
+    there (type = the field's name), the chosen value first, conflicting values marked."""
+    by_page: dict[int, list[Block]] = {p.info.page: [] for p in pages}
+
+    def add(name: str, ev: dict[str, Any], note: str = "") -> None:
+        if ev.get("page") not in by_page:
+            return
+        text = f"{ev['value']}" + (f"  [{note}]" if note else "")
+        if ev.get("flags"):
+            text += "  (" + "; ".join(ev["flags"]) + (f": {ev.get('evidence_text')!r}" if ev.get("evidence_text")
+                                                       else "") + ")"
+        by_page[ev["page"]].append(Block(name, text, "", ev.get("bbox_px"), ev.get("bbox_pt")))
+
+    for name, v in record["fields"].items():
+        if isinstance(v, list):
+            for i, row in enumerate(v):
+                for col, ev in row.items():
+                    add(f"{name}.{col}", ev, f"row {i + 1}")
+        elif v is not None:
+            add(name, v)
+    for c in record["conflicts"]:
+        add(c["field"], c, "conflict")
+    out = []
+    for p in pages:
+        q = PageResult(p.info, p.status, list(p.warnings), by_page.get(p.info.page, []), raw=p.raw, error=p.error)
+        out.append(q)
+    return Document(record["source"], record["family"], record["model"], out)
+
+
+class ExtractListener(Listener):
+    def __init__(self, opts: ExtractOptions, plan: OutputPlan, schema: ExtractSchema, family, model_name: str,
+                 json_to_stdout: bool, pretty: bool):
+        self.opts, self.plan, self.schema, self.family, self.model_name = opts, plan, schema, family, model_name
+        self.json_to_stdout, self.pretty = json_to_stdout, pretty
+        self.records: list[dict[str, Any]] = []
+        self.written: list[Path] = []
+
+    def record(self, run: DocumentRun) -> dict[str, Any]:
+        password = self.opts.password
+
+        def words(p: PageResult):
+            return pdf_words(p.info.source, p.info.page, password) if p.info.kind == "pdf" else None
+
+        return assemble(run.source, self.family.name, self.model_name, run.ordered(), self.schema, words,
+                        date_order=self.opts.date_order)
+
+    def on_document(self, run: DocumentRun) -> None:
+        from vlparse.run.atomic import atomic_write_text
+
+        rec = self.record(run)
+        self.records.append(rec)
+        if self.json_to_stdout:
+            sys.stdout.write(json.dumps(rec, ensure_ascii=False, indent=2 if self.pretty else None) + "\n")
+            sys.stdout.flush()
+        if "json" in self.opts.formats and self.plan.mode in ("dir", "file"):
+            target = self.plan.path_for(run.source, "json")
+            atomic_write_text(target, json.dumps(rec, ensure_ascii=False, indent=2) + "\n")
+            self.written.append(target)
+        if "review" in self.opts.formats or self.opts.overlay_dir:
+            self._pictures(rec, run)
+
+    def _pictures(self, rec: dict[str, Any], run: DocumentRun) -> None:
+        from vlparse.pages.render import page_images
+        from vlparse.run.atomic import atomic_write_text
+
+        doc = review_document(rec, run.ordered())
+        images = page_images(doc.source, [p.info for p in doc.pages], self.opts.password)
+        if "review" in self.opts.formats:
+            from vlparse.export.review import render_review
+
+            target = self.plan.path_for(run.source, "review")
+            if target is not None:
+                atomic_write_text(target, render_review(doc, images, legend="Fields"))
+                self.written.append(target)
+        if self.opts.overlay_dir:
+            from vlparse.export.overlays import write_block_overlays
+
+            self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source),
+                                                 images=images, labels=True)
+
+    def finish(self) -> None:
+        if self.opts.csv:
+            from vlparse.run.atomic import atomic_write_text
+
+            atomic_write_text(Path(self.opts.csv), records_csv(self.records, self.schema))
+
+
+def records_csv(records: list[dict[str, Any]], schema: ExtractSchema) -> str:
+    """RFC 4180 CSV (CRLF line ends, quoting by the csv module), one row per document, formula-safe cells."""
+    buf = io.StringIO()
+    w = csv.writer(buf, dialect="excel", lineterminator="\r\n")
+    w.writerow(csv_header(schema))
+    for rec in records:
+        w.writerow(csv_row(rec, schema))
+    return buf.getvalue()
+
+
+def prepare(opts: ExtractOptions):
+    """(family, schema, task, budget): everything about the run that does not depend on the inputs."""
+    if opts.date_order not in DATE_ORDERS:
+        raise UsageError(f"--date-order must be one of {', '.join(DATE_ORDERS)} (got {opts.date_order!r})")
+    schema = load_schema(opts)
+    family = resolve_family(opts.backend)
+    if family.grounding != "json":
+        raise UsageError(f"extract needs a Qwen2.5-VL or Qwen3-VL model: {family.title} cannot answer with values "
+                         "and their boxes in JSON")
+    template = json.dumps(schema.template(), ensure_ascii=False)
+    prompt = fill_schema(load_prompt(family, "extract", opts.prompt_file), template, schema.describe())
+    budget = budget_for(family, "doc", opts)
+    task = Task("extract", family, prompt, Decoding(opts.max_new_tokens), schema=schema, date_order=opts.date_order)
+    return family, schema, task, budget
+
+
+def run_extract(opts: ExtractOptions) -> int:
+    for fmt in opts.formats:
+        if fmt not in EXTRACT_FORMATS:
+            raise UsageError(f"unknown export format '{fmt}'")
+    if opts.jsonl and opts.output == "-":
+        raise UsageError("--jsonl already writes to stdout; -o - cannot be used with it")
+    family, schema, task, budget = prepare(opts)
+    sources, problems, many = gather_inputs(opts)
+    if not sources and not problems:
+        raise UsageError("no inputs (give PDFs or images, a directory, or - to read paths from stdin)")
+    every = sources or [p for p, _ in problems]
+    if opts.output is None or opts.output == "-":
+        plan = OutputPlan("dir", Path.cwd(), unique_names(every))  # review pages and overlays land here
+        json_to_stdout, pretty = True, not (opts.jsonl or many or len(every) > 1)
+        opts.formats = [f for f in opts.formats if f != "json"]
+    else:
+        formats = ["json", *[f for f in opts.formats if f != "json"]]
+        plan = plan_outputs(opts.output, every, formats, many=many)
+        if "review" in formats and plan.mode == "file":
+            raise UsageError("--review writes a file per document: give -o DIR")
+        opts.formats = formats
+        json_to_stdout, pretty = opts.jsonl, False
+    model_name = opts.backend.run_model
+    cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
+                    fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
+    store = make_store(plan, task="extract", family=family.name, model=model_name, prompt=task.prompt,
+                       budget=budget, dpi=opts.dpi, max_new_tokens=opts.max_new_tokens, backend=opts.backend.backend,
+                       date_order=opts.date_order)
+    listener = ExtractListener(opts, plan, schema, family, model_name, json_to_stdout, pretty)
+    summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
+    listener.finish()
+    return exit_code(summary, len(sources) + len(problems))
+
+
+def extract(source: str | list[str], schema: Any, *, family: str | None = None, model: str | None = None,
+            backend: str = "local", base_url: str | list[str] | None = None, api_key: str | None = None,
+            api_model: str | None = None, from_output: str | None = None, pages: str | None = None,
+            password: str | None = None, date_order: str = "dmy", max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+            retries: int = 1, max_pixels: int | None = None, min_pixels: int | None = None, dpi: float | None = None,
+            ) -> dict[str, Any] | list[dict[str, Any]]:
+    """Library entry point: the extraction record of one document (a list for several).
+
+    ``schema``: a Pydantic model class, a JSON Schema dict, or a list of ``"name[:type]"`` field specs.
+    Nothing is written; unreadable inputs raise :class:`vlparse.core.errors.InputError`.
+    """
+    from vlparse.core.errors import InputError
+    from vlparse.run import console
+
+    urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
+    bopts = BackendOptions(backend, model, family, base_urls=urls, api_key=api_key, api_model=api_model,
+                           from_output=from_output)
+    inputs = [source] if isinstance(source, str) else list(source)
+    opts = ExtractOptions(inputs, bopts, pages=pages, dpi=dpi, password=password, max_pixels=max_pixels,
+                          min_pixels=min_pixels, max_new_tokens=max_new_tokens, retries=retries, quiet=True,
+                          schema=schema, date_order=date_order)
+    fam, sch, task, budget = prepare(opts)
+    cfg = RunConfig(task, budget, pages=pages, dpi=dpi, password=password, retries=retries)
+    listener = ExtractListener(opts, OutputPlan("none", Path(".")), sch, fam, bopts.run_model, False, False)
+    console.configure(quiet=True)
+    sources, problems, _ = gather_inputs(opts)
+    if problems:
+        raise InputError(f"{problems[0][0]}: {problems[0][1]}")
+    summary = run_pipeline(cfg, opts, fam, sources, [], listener, None)
+    for d in summary.documents:
+        if d.error:
+            raise InputError(f"{d.source}: {d.error}")
+    return listener.records[0] if isinstance(source, str) else listener.records
