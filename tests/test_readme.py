@@ -83,3 +83,15 @@ def test_the_pipeline_example_on_a_tiny_model(scratch, tiny_models):
     p = _shell(cmd, scratch)
     assert p.returncode == 0 and "3 already done" in p.stderr
     assert len((scratch / "out" / "manifest.jsonl").read_text().splitlines()) == 3
+
+
+def test_the_extract_example_without_a_gpu(scratch):
+    p = _shell(_line("vlparse extract examples/invoice.pdf"), scratch)
+    assert p.returncode == 0, p.stderr
+    rec = json.loads((scratch / "out" / "invoice.json").read_text())
+    assert rec["values"]["total"] == 2274.5 and rec["fields"]["total"]["page"] == 2
+    assert rec["fields"]["total"]["text_match"] is True and rec["values"]["invoice_date"] == "2024-03-05"
+    assert rec["flagged"] == ["invoice_date"]  # 05/03/2024: day and month could be swapped
+    review = (scratch / "out" / "invoice.review.html").read_text()
+    assert 'data-type="invoice_number"' in review and 'data-type="line_items.amount"' in review
+    assert (scratch / "out" / "invoices.csv").read_text().startswith("source,status,valid,invoice_number")

@@ -511,13 +511,16 @@ def validate_values(values: dict[str, Any], schema: ExtractSchema, *, require: b
         raise UsageError(f"schema: not a valid JSON Schema ({e.message})") from None
     lines = []
     for e in errors:
-        path = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
-                       for i, p in enumerate(e.absolute_path))
-        msg = e.message
-        if e.validator == "anyOf" and e.context:  # our null wrapper: report the field's own error
-            msg = e.context[0].message
-        lines.append(f"{path or '(document)'}: {msg}")
-    return lines
+        if e.validator == "anyOf" and e.context:  # our null wrapper: report the field's own errors
+            own = [c for c in e.context if c.relative_schema_path and c.relative_schema_path[0] == 0]
+            found = own or e.context[:1]
+        else:
+            found = [e]
+        for c in found:
+            path = "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                           for i, p in enumerate(c.absolute_path))
+            lines.append(f"{path or '(document)'}: {c.message}")
+    return list(dict.fromkeys(lines))
 
 
 def feedback(errors: Sequence[str]) -> str:
