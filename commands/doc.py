@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from vlparse.commands import _options as o
+from vlparse.core.options import AnswerFormat
 
 E = "Exports"
 
@@ -33,6 +34,10 @@ def doc(
                                                   rich_help_panel=E)] = None,
     pages: Annotated[Optional[str], typer.Option("--pages", help="Page selection, e.g. 1-3,7 or 5-.",
                                                  rich_help_panel=o.B)] = None,
+    answer_format: Annotated[AnswerFormat, typer.Option("--answer-format", help="What the model writes: QwenVL HTML "
+                                                        "(every block boxed) or qwenvl-markdown (Qwen3-VL: only "
+                                                        "tables and images carry boxes).",
+                                                        rich_help_panel=o.M)] = AnswerFormat.HTML,
     shared: o.Shared = None,
 ) -> int:
     from vlparse.core.options import DocOptions
@@ -42,7 +47,7 @@ def doc(
     formats = [f for f, on in (("json", json_out), ("html", html), ("md", md), ("raw", raw), ("hocr", hocr),
                                ("alto", alto), ("searchable-pdf", searchable_pdf), ("review", review)) if on]
     return run_doc(DocOptions(inputs=inputs, backend=shared.backend, output=output, pages=pages, **shared.run,
-                              formats=formats, overlay_dir=overlay))
+                              formats=formats, overlay_dir=overlay, answer_format=answer_format))
 
 
 COMMAND = ("doc", doc, "Parse PDFs and images into grounded blocks: JSON, HTML, Markdown and more.",

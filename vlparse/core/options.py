@@ -93,6 +93,13 @@ class DeviceKind(Choice):
     CUDA = "cuda"
 
 
+class AnswerFormat(Choice):
+    """What ``doc`` asks the model to write."""
+
+    HTML = "html"  # QwenVL HTML: every block carries data-bbox (Qwen2.5-VL, Qwen3-VL)
+    QWENVL_MARKDOWN = "qwenvl-markdown"  # QwenVL Markdown: only tables and images carry coordinates (Qwen3-VL)
+
+
 class TaskKind(Choice):
     DOC = "doc"  # QwenVL HTML document parsing
     GROUND = "ground"  # boxes for text queries
@@ -330,6 +337,7 @@ class DocOptions(RunOptions):
 
     formats: list[str] = field(default_factory=list)
     overlay_dir: str | None = None
+    answer_format: AnswerFormat = AnswerFormat.HTML
 
 
 @dataclass(kw_only=True)

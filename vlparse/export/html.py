@@ -72,6 +72,8 @@ def render_block(block: Block) -> str:
         attrs.append(f'data-level="{int(block.attrs["level"])}"')
     if block.attrs.get("incomplete"):
         attrs.append('data-incomplete="true"')
+    if not block.bbox_px and block.attrs.get("no_box"):  # the answer format gives this block no coordinates
+        attrs.append(f'data-no-box="{escape(str(block.attrs["no_box"]))}"')
     return f"<div {' '.join(attrs)}>{inner}</div>"
 
 

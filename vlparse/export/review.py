@@ -160,7 +160,8 @@ def _box(block: Block, n: int, k: int, width: int, height: int) -> str:
 def _entry(block: Block, n: int, k: int) -> str:
     label = f"{escape(block.type)} {k}"
     link = (f'<a class="tag" href="#p{n}-box{k}" title="show on the page">{label}</a>' if _has_box(block)
-            else f'<span class="tag">{label}</span> <span class="nobox">no box</span>')
+            else f'<span class="tag">{label}</span> <span class="nobox">no box'
+                 + (f" ({escape(str(block.attrs['no_box']))})" if block.attrs.get("no_box") else "") + "</span>")
     return (f'<li class="block" id="p{n}-b{k}" data-type="{escape(block.type)}" style="--c:{_rgb(block.type)}">'
             f'{link}<div class="content">{_content(block)}</div></li>')
 

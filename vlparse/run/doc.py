@@ -68,7 +68,8 @@ def run_doc(opts: DocOptions) -> int:
         raise UsageError("--searchable-pdf writes a file: give -o FILE or -o DIR")
     model_name = opts.backend.run_model
     store = make_store(plan, task="doc", family=family.name, model=model_name, prompt=task.prompt, budget=cfg.budget,
-                       dpi=opts.dpi, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend)
+                       dpi=opts.dpi, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend,
+                       **({"answer_format": task.answer_format} if task.answer_format != "html" else {}))
     listener = DocListener(opts, plan, family, model_name, formats)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     return exit_code(summary, len(sources) + len(problems))

@@ -47,14 +47,24 @@ def run_config(task: Task, budget: Budget, opts: RunOptions) -> RunConfig:
 
 def doc_job(family: Family, opts: RunOptions) -> tuple[Task, RunConfig]:
     """The document-parsing task (prompt, decoding) and its run settings: what the CLI and the API run."""
+    from vlparse.core.options import AnswerFormat
     from vlparse.run.prompts import load_prompt
 
+    try:
+        answer_format = AnswerFormat(getattr(opts, "answer_format", AnswerFormat.HTML))
+    except ValueError:
+        raise UsageError(f"answer format must be one of {' | '.join(AnswerFormat.values())} "
+                         f"(got '{opts.answer_format}')") from None
+    markdown = answer_format == AnswerFormat.QWENVL_MARKDOWN
+    if markdown and family.name != "qwen3-vl" and not opts.prompt_file:
+        raise UsageError(f"--answer-format qwenvl-markdown is Qwen3-VL's document-parsing format; {family.title} "
+                         "speaks QwenVL HTML (--answer-format html), or give your own --prompt-file")
     if not family.html and not opts.prompt_file:
         raise UsageError(f"{family.title} was not trained for QwenVL HTML document parsing; use a Qwen2.5-VL or "
                          "Qwen3-VL model, or give your own --prompt-file")
-    prompt = load_prompt(family, "doc", opts.prompt_file)
+    prompt = load_prompt(family, "doc-markdown" if markdown else "doc", opts.prompt_file)
     budget = budget_for(family, "doc", opts)
-    task = Task("doc", family, prompt, Decoding(opts.tokens_for("doc")))
+    task = Task("doc", family, prompt, Decoding(opts.tokens_for("doc")), answer_format=answer_format.value)
     return task, run_config(task, budget, opts)
 
 

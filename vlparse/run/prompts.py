@@ -15,7 +15,7 @@ from vlparse.core.prompt import Prompt
 from vlparse.core.errors import UsageError
 from vlparse.core.families import Family
 
-TASKS = ("doc", "ground", "points", "extract")
+TASKS = ("doc", "doc-markdown", "ground", "points", "extract")
 
 
 def _parse(text: str, origin: str, plain_ok: bool) -> dict:

@@ -59,6 +59,7 @@ class Task:
     queries: list[str] = field(default_factory=list)
     schema: Any = None  # extract: vlparse.parse.extract.ExtractSchema
     date_order: str = "dmy"  # extract: how ambiguous numeric dates are read
+    answer_format: str = "html"  # doc: "html" (QwenVL HTML) | "qwenvl-markdown" (Qwen3-VL's QwenVL Markdown)
 
     def parse(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
         if self.name == "doc":
@@ -101,9 +102,14 @@ class Task:
         return _mark_finish(res, finish_reason)
 
     def _parse_doc(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
-        from vlparse.parse.html import parse_page_html
+        if self.answer_format == "qwenvl-markdown":
+            from vlparse.parse.qwenvl_markdown import parse_page_markdown
 
-        parsed = parse_page_html(text, self.family, info)
+            parsed = parse_page_markdown(text, self.family, info)
+        else:
+            from vlparse.parse.html import parse_page_html
+
+            parsed = parse_page_html(text, self.family, info)
         res = PageResult(info, parsed.status, list(parsed.warnings), list(parsed.blocks), raw=text,
                          error=parsed.error)
         return _mark_finish(res, finish_reason)
