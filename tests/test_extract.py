@@ -367,3 +367,15 @@ def test_tiny_checkpoints_end_to_end(tmp_path, cli, tiny_models, family):
     assert res.exit_code == (1 if failed else 0)
     assert len((tmp_path / "out" / "manifest.jsonl").read_text().splitlines()) == 2
     assert get_family(family).grounding == "json"
+
+
+def test_an_empty_answer_is_a_page_without_values_and_prose_is_a_failed_page():
+    schema = schema_from_fields(["total:number"])
+    task = Task("extract", QWEN3_VL, None, Decoding(64), schema=schema)
+    info = PageInfo("x.png", 1, FRAME)
+    for empty in ("```json\n[]\n```", "{}", '{"total": null}'):
+        res = task.parse(empty, "stop", info)
+        assert (res.status, res.detections) == ("ok", []), empty
+    res = task.parse("I cannot find a total on this page.", "stop", info)
+    assert res.status == "failed" and "no JSON object" in res.error
+    assert task.parse('{"total": {"value": "12", "bbox_2d": [1, 1, 9, 9]}', "length", info).status == "truncated"

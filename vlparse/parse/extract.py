@@ -383,6 +383,8 @@ def _load_answer(text: str) -> tuple[Any, list[str], bool]:
                 return value, warnings, truncated
             if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
                 return value[0], warnings, truncated
+            if value == []:  # "nothing on this page"
+                return {}, warnings, truncated
     return None, warnings, truncated
 
 
