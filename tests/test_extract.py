@@ -379,3 +379,33 @@ def test_an_empty_answer_is_a_page_without_values_and_prose_is_a_failed_page():
     res = task.parse("I cannot find a total on this page.", "stop", info)
     assert res.status == "failed" and "no JSON object" in res.error
     assert task.parse('{"total": {"value": "12", "bbox_2d": [1, 1, 9, 9]}', "length", info).status == "truncated"
+
+
+def test_real_cookbook_answers_values_without_boxes_are_kept_and_flagged(tmp_path, cli):
+    """Qwen2.5-VL's own KIE answers (tests/data/extract/README.md): fenced JSON after a sentence, no boxes."""
+    from vlparse.parse.extract import text_matches
+
+    data = Path(__file__).parent / "data" / "extract"
+    img = tmp_path / "receipt.png"
+    from PIL import Image
+
+    Image.new("RGB", (300, 500), "white").save(img)
+    res = cli("extract", img, "--field", "company", "--field", "date:date", "--field", "address",
+              "--field", "total:number", "--family", "qwen2.5-vl", "--from-output",
+              data / "qwen2.5-vl-cookbook-receipt.txt")
+    assert res.exit_code == 0, res.stderr
+    rec = json.loads(res.stdout)
+    assert rec["values"] == {"company": "UNIHAKKA INTERNATIONAL SDN BHD", "date": "2018-06-01",
+                             "address": "12, Jalan Tampoi 7/4,Kawasan Perindustrian Tampoi,81200 Johor Bahru,Johor",
+                             "total": 8.75}
+    assert rec["fields"]["total"]["raw"] == "RM8.75" and rec["fields"]["total"]["bbox_px"] is None
+    assert set(rec["flagged"]) == {"company", "date", "address", "total"}
+    assert "no box" in rec["fields"]["date"]["flags"][0] and rec["pages"][0]["status"] == "repaired"
+    # the ticket: "8.00<全>" is not a number, a real schema violation the retry would give back
+    ticket = (data / "qwen2.5-vl-cookbook-ticket.txt").read_text()
+    schema = schema_from_fields(["发票号码", "乘车日期:date", "票价:number"])
+    page = parse_extraction(ticket, schema, QWEN2_5_VL, FRAME)
+    assert {d.label: d.extra["value"] for d in page.values} == {"发票号码": "10283819", "乘车日期": "2013-06-29",
+                                                                "票价": "8.00<全>"}
+    assert page.errors == ["票价: '8.00<全>' is not of type 'number'"]
+    assert text_matches(8.75, "number", "TOTAL RM 8.75")

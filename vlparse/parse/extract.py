@@ -195,6 +195,7 @@ def parse_number(raw: Any) -> float | int | None:
     if not isinstance(raw, str):
         return None
     s = _CURRENCY.sub("", raw).strip()
+    s = re.sub(r"^[A-Za-z]{1,3}\.?\s*(?=[\d(+-])|(?<=\d)\s*[A-Za-z]{1,3}\.?$", "", s)  # RM8.75, 12 kr, Rs. 5
     neg = s.startswith("(") and s.endswith(")")
     s = s.strip("()").strip()
     if s.endswith("-"):  # "12.00-" (accounting)
