@@ -58,13 +58,16 @@ def extract(
     from vlparse.run.extract import ExtractOptions, run_extract
 
     console.configure(quiet=quiet, verbose=verbose)
-    bopts = BackendOptions(backend, model, family, dtype, quant, device, attn, batch_size, True, list(base_url or []),
-                           api_key, api_model, concurrency, timeout, from_output)
-    return run_extract(ExtractOptions(inputs, bopts, output, pages, dpi, password, recursive, max_pixels, min_pixels,
-                                      max_new_tokens, retries, fail_fast, force, jsonl, quiet, verbose, prompt_file,
-                                      schema_file=schema, fields=list(field or []), date_order=date_order.value,
-                                      formats=["review"] if review else [], overlay_dir=overlay, csv=csv))
-
+    bopts = BackendOptions(backend=backend, model=model, family=family, dtype=dtype, quant=quant, device=device,
+                           attn=attn, batch_size=batch_size, base_urls=list(base_url or []), api_key=api_key,
+                           api_model=api_model, concurrency=concurrency, timeout=timeout, from_output=from_output)
+    return run_extract(ExtractOptions(inputs=inputs, backend=bopts, output=output, pages=pages, dpi=dpi,
+                                      password=password, recursive=recursive, max_pixels=max_pixels,
+                                      min_pixels=min_pixels, max_new_tokens=max_new_tokens, retries=retries,
+                                      fail_fast=fail_fast, force=force, jsonl=jsonl, quiet=quiet, verbose=verbose,
+                                      prompt_file=prompt_file, schema_file=schema, fields=list(field or []),
+                                      date_order=date_order.value, formats=["review"] if review else [],
+                                      overlay_dir=overlay, csv=csv))
 
 COMMAND = ("extract", extract, "Extract the fields of a schema; every value with the page and box it was read from.",
            "Examples: vlparse extract invoice.pdf --field \"invoice number\" --field \"total:number\" | "

@@ -32,7 +32,7 @@ EXTRACT_FORMATS = ("json", "review")
 DEFAULT_MAX_NEW_TOKENS = 4096
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ExtractOptions(CommonOptions):
     schema: Any = None  # an ExtractSchema, a JSON Schema dict, a Pydantic model (API)
     schema_file: str | None = None  # --schema FILE
@@ -252,7 +252,7 @@ def extract(source: str | list[str], schema: Any, *, family: str | None = None, 
     bopts = BackendOptions(backend, model, family, base_urls=urls, api_key=api_key, api_model=api_model,
                            from_output=from_output)
     inputs = [source] if isinstance(source, str) else list(source)
-    opts = ExtractOptions(inputs, bopts, pages=pages, dpi=dpi, password=password, max_pixels=max_pixels,
+    opts = ExtractOptions(inputs=inputs, backend=bopts, pages=pages, dpi=dpi, password=password, max_pixels=max_pixels,
                           min_pixels=min_pixels, max_new_tokens=max_new_tokens, retries=retries, quiet=True,
                           schema=schema, date_order=date_order)
     fam, sch, task, budget = prepare(opts)
