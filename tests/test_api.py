@@ -24,9 +24,9 @@ def ground_kw(family):
 
 def test_public_surface_is_pinned():
     assert sorted(vlparse.__all__) == sorted([
-        "__version__", "parse", "ground", "Parser", "Document", "Page", "Block", "Detection", "GroundResult",
+        "__version__", "parse", "ground", "extract", "Parser", "Document", "Page", "Block", "Detection", "GroundResult",
         "PageInfo", "PageStatus", "SCHEMA_VERSION", "BackendKind", "Dtype", "Quant", "Attn", "DeviceKind",
-        "TaskKind", "BackendOptions", "Family", "FAMILIES", "get_family", "pixel_budget", "VlparseError",
+        "TaskKind", "AnswerFormat", "DateOrder", "BackendOptions", "Family", "FAMILIES", "get_family", "pixel_budget", "VlparseError",
         "UsageError", "InputError", "ModelError", "BackendError", "OutOfMemoryError"])
     for name in vlparse.__all__:
         assert getattr(vlparse, name) is not None, name

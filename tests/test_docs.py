@@ -28,6 +28,7 @@ def test_the_readme_python_examples_run(monkeypatch, capsys):
     assert "1 heading [56.02, 52.03, 538.98, 92.12] Quarterly Report: Third Quart" in out
     assert "examples/shapes.png red car [110.08, 164.8, 339.84, 324.8]" in out
     assert "examples/sample.pdf <bytes 2> 2" in out
+    assert "2274.5 2 [439.97, 159.9, 539.94, 176.13] True ['invoice_date']" in out
 
 
 @pytest.mark.parametrize("module", ["vlparse.api", "vlparse.core.options", "vlparse"])

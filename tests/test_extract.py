@@ -166,7 +166,7 @@ def test_a_violation_is_asked_again_once_with_the_errors_and_the_valid_attempt_i
     schema = schema_from_fields(["total:number"])
     bad, good = json.dumps({"total": _ev("n/a", [1, 1, 9, 9])}), json.dumps({"total": _ev("12.50", [1, 1, 9, 9])})
     backend = _Scripted(lambda r: good if "did not match the schema" in r.prompt.user else bad)
-    cfg = RunConfig(_extract_task(schema), Budget(QWEN3_VL.default_min_pixels(), 200_000), retries=1)
+    cfg = RunConfig(task=_extract_task(schema), budget=Budget(QWEN3_VL.default_min_pixels(), 200_000), retries=1)
     summary = Runner(cfg, lambda: backend).run([str(make_pdf(tmp_path / "a.pdf", pages=1))])
     [res] = summary.documents[0].results.values()
     assert len(backend.prompts) == 2 and "total: 'n/a' is not of type 'number'" in backend.prompts[1]
@@ -174,13 +174,13 @@ def test_a_violation_is_asked_again_once_with_the_errors_and_the_valid_attempt_i
     assert res.detections[0].extra["value"] == 12.5 and [a["status"] for a in res.attempts] == ["repaired", "ok"]
     # a model that keeps violating is asked again only once; its answer is kept, with the violation on record
     stubborn = _Scripted(lambda r: bad)
-    summary = Runner(RunConfig(cfg.task, cfg.budget, retries=3), lambda: stubborn).run(
+    summary = Runner(RunConfig(task=cfg.task, budget=cfg.budget, retries=3), lambda: stubborn).run(
         [str(make_pdf(tmp_path / "b.pdf", pages=1))])
     [res] = summary.documents[0].results.values()
     assert len(stubborn.prompts) == 2 and any(w.startswith(SCHEMA_WARNING) for w in res.warnings)
     # --retries 0: no second request
     once = _Scripted(lambda r: bad)
-    Runner(RunConfig(cfg.task, cfg.budget, retries=0), lambda: once).run([str(make_pdf(tmp_path / "c.pdf", 1))])
+    Runner(RunConfig(task=cfg.task, budget=cfg.budget, retries=0), lambda: once).run([str(make_pdf(tmp_path / "c.pdf", 1))])
     assert len(once.prompts) == 1
 
 
@@ -344,12 +344,20 @@ def test_through_the_openai_server_with_a_retry(tmp_path, cli):
 
 
 def test_library_function(tmp_path):
-    from vlparse.run.extract import extract
+    import vlparse
 
     inv = ROOT / "examples" / "invoice.pdf"
-    rec = extract(str(inv), INVOICE_SCHEMA, family="qwen3-vl",
-                  from_output=str(ROOT / "examples" / "answers" / "qwen3-vl" / "invoice-extract.jsonl"))
+    rec = vlparse.extract(str(inv), INVOICE_SCHEMA, family="qwen3-vl", date_order="mdy",
+                          from_output=ROOT / "examples" / "answers" / "qwen3-vl" / "invoice-extract.jsonl")
     assert rec["values"]["invoice_number"] == "INV-2024-0042" and rec["fields"]["vendor"]["text_match"] is True
+    assert rec["values"]["invoice_date"] == "2024-05-03"  # 05/03/2024 read month first
+    with vlparse.Parser(family="qwen3-vl", from_output=ROOT / "examples" / "answers" / "qwen3-vl" /
+                        "invoice-extract.jsonl") as parser:
+        recs = parser.extract([str(inv), str(tmp_path / "missing.pdf")], ["vendor", "total:number"], pages="2")
+    assert recs[0]["values"] == {"vendor": None, "total": 2274.5} and recs[0]["missing"] == ["vendor"]
+    assert recs[1]["error"] and recs[1]["source"].endswith("missing.pdf")
+    with pytest.raises(vlparse.UsageError, match="Qwen2.5-VL or Qwen3-VL"):
+        vlparse.extract(str(inv), ["x"], family="qwen2-vl", from_output=str(tmp_path / "a.txt"))
 
 
 @pytest.mark.slow

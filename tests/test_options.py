@@ -33,7 +33,7 @@ def test_default_budgets_per_family_are_pinned():
 
 
 def test_shared_defaults_are_pinned():
-    assert opt.MAX_NEW_TOKENS == {"doc": 8192, "ground": 2048, "points": 2048}
+    assert opt.MAX_NEW_TOKENS == {"doc": 8192, "ground": 2048, "points": 2048, "extract": 4096}
     assert (opt.CONCURRENCY, opt.TIMEOUT, opt.RETRIES, opt.FAST_DECODING) == (4, 600.0, 1, True)
     b, r = opt.BackendOptions(), opt.RunOptions()
     assert (b.backend, b.dtype, b.quant, b.device, b.attn) == ("local", "auto", "none", "auto", "sdpa")

@@ -97,3 +97,15 @@ def test_the_server_is_asked_with_the_cookbook_prompt(tmp_path, cli):
     assert res.exit_code == 0, res.stderr
     assert [(r.system, r.user) for r in srv.chat_requests] == [(None, "qwenvl markdown")]
     assert json.loads((tmp_path / "r.json").read_text())["pages"][0]["blocks"][2]["type"] == "table"
+
+
+def test_the_api_takes_the_answer_format(tmp_path):
+    import vlparse
+
+    pdf = make_pdf(tmp_path / "r.pdf", pages=1)
+    doc = vlparse.parse(str(pdf), family="qwen3-vl", answer_format="qwenvl-markdown",
+                        from_output=str(DATA / "report-page.md"))
+    assert [b.type for b in doc.pages[0].blocks if b.bbox_px] == ["table", "figure"]
+    with pytest.raises(vlparse.UsageError, match="Qwen3-VL's document-parsing format"):
+        vlparse.parse(str(pdf), family="qwen2.5-vl", answer_format="qwenvl-markdown",
+                      from_output=str(DATA / "report-page.md"))

@@ -6,6 +6,7 @@ The public API (everything in ``__all__``)::
 
     doc = vlparse.parse("report.pdf", model="Qwen/Qwen2.5-VL-7B-Instruct")   # -> vlparse.Document
     hits = vlparse.ground("photo.jpg", "red car")                            # -> vlparse.GroundResult
+    rec = vlparse.extract("invoice.pdf", ["vendor", "total:number"])         # -> dict (values with boxes)
     with vlparse.Parser(model="...") as parser:                               # the model loads once
         docs = parser.parse(["a.pdf", "b.png"])
 
@@ -39,6 +40,8 @@ _API = {
     "Attn": ("vlparse.core.options", "Attn"),
     "DeviceKind": ("vlparse.core.options", "DeviceKind"),
     "TaskKind": ("vlparse.core.options", "TaskKind"),
+    "AnswerFormat": ("vlparse.core.options", "AnswerFormat"),
+    "DateOrder": ("vlparse.core.options", "DateOrder"),
     "BackendOptions": ("vlparse.core.options", "BackendOptions"),
     # families
     "Family": ("vlparse.core.families", "Family"),
@@ -54,7 +57,7 @@ _API = {
     "OutOfMemoryError": ("vlparse.core.errors", "OutOfMemoryError"),
 }
 
-__all__ = ["__version__", "parse", "ground", *_API]
+__all__ = ["__version__", "parse", "ground", "extract", *_API]
 
 # ``vlparse.parse`` names both the parsers' subpackage (vlparse/parse/) and the API call below. The subpackage
 # (an empty __init__) is imported first, so the import system has set its attribute already and never sets it
@@ -84,6 +87,14 @@ def ground(image, queries, **options):
     return _ground(image, queries, **options)
 
 
+def extract(source, schema, **options):
+    """The fields of a schema, every value with the page and box it was read from: :func:`vlparse.api.extract`
+    (its docs list the options)."""
+    from vlparse.api import extract as _extract
+
+    return _extract(source, schema, **options)
+
+
 def __getattr__(name: str):
     try:
         module, attr = _API[name]
@@ -99,10 +110,11 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from vlparse.api import Document, Parser, ground, parse
+    from vlparse.api import Document, Parser, extract, ground, parse
     from vlparse.core.errors import (BackendError, InputError, ModelError, OutOfMemoryError, UsageError,
                                      VlparseError)
     from vlparse.core.families import FAMILIES, Family, get_family, pixel_budget
-    from vlparse.core.options import Attn, BackendKind, BackendOptions, DeviceKind, Dtype, Quant, TaskKind
+    from vlparse.core.options import (AnswerFormat, Attn, BackendKind, BackendOptions, DateOrder, DeviceKind, Dtype,
+                                      Quant, TaskKind)
     from vlparse.core.results import (SCHEMA_VERSION, Block, Detection, GroundResult, Page, PageInfo,
                                       PageStatus)

@@ -35,7 +35,8 @@ Source = Union[str, "os.PathLike[str]", bytes, "Image"]
 Progress = Union[bool, Callable[[int, int, PageResult], Any], None]
 
 _BACKEND_FIELDS = {f.name for f in dataclasses.fields(BackendOptions)}
-_RUN_FIELDS = {"pages", "max_pixels", "min_pixels", "dpi", "password", "max_new_tokens", "retries", "prompt_file"}
+_RUN_FIELDS = {"pages", "max_pixels", "min_pixels", "dpi", "password", "max_new_tokens", "retries", "prompt_file",
+               "date_order", "answer_format"}
 
 
 class Document(_results.Document):
@@ -293,7 +294,7 @@ class Parser:
     def parse(self, source: Source | Sequence[Source], *, pages: str | None = None, max_pixels: int | None = None,
               min_pixels: int | None = None, dpi: float | None = None, password: str | None = None,
               max_new_tokens: int | None = None, retries: int | None = None, prompt_file: str | None = None,
-              progress: Progress = False) -> Document | list[Document]:
+              answer_format: str = "html", progress: Progress = False) -> Document | list[Document]:
         """Parse documents into blocks (QwenVL HTML, validated and mapped to page coordinates).
 
         Args:
@@ -306,6 +307,8 @@ class Parser:
             max_new_tokens: token limit per page answer (default: ``core.options.MAX_NEW_TOKENS``, 8192).
             retries: extra attempts for truncated or looping answers (default: 1).
             prompt_file: a prompt of your own (TOML with user/system, or plain text).
+            answer_format: ``"html"`` (QwenVL HTML, every block boxed) or ``"qwenvl-markdown"`` (Qwen3-VL's QwenVL
+                Markdown: only tables and images carry boxes).
             progress: True for a progress bar on stderr, or ``fn(done, total, page)`` called after each page.
 
         Returns:
@@ -328,6 +331,10 @@ class Parser:
         opts = self._run_options(pages=pages, max_pixels=max_pixels, min_pixels=min_pixels, dpi=dpi,
                                  password=password, max_new_tokens=max_new_tokens, retries=retries,
                                  prompt_file=prompt_file)
+        from vlparse.core.options import DocOptions
+
+        opts = DocOptions(**{f.name: getattr(opts, f.name) for f in dataclasses.fields(opts)},
+                          answer_format=answer_format)
         task, cfg = doc_job(self.family, opts)
         _, summary = self._run(inputs, task, cfg, progress)
         runs = {d.source: d for d in summary.documents}
@@ -399,6 +406,60 @@ class Parser:
             [(name, error)] = result.errors.items()
             raise InputError(f"{name}: {error}")
         return result
+
+    def extract(self, source: Source | Sequence[Source], schema: Any, *, date_order: str = "dmy",
+                pages: str | None = None, max_pixels: int | None = None, min_pixels: int | None = None,
+                dpi: float | None = None, password: str | None = None, max_new_tokens: int | None = None,
+                retries: int | None = None, prompt_file: str | None = None,
+                progress: Progress = False) -> dict[str, Any] | list[dict[str, Any]]:
+        """The fields of ``schema`` from documents, every value with the page and box it was read from.
+
+        Args:
+            source: a path, bytes, a PIL image, or a list of them.
+            schema: a Pydantic model class, a JSON Schema dict, or field specs (``["total:number", "vendor"]``):
+                scalars (string, number, integer, date, boolean) and arrays of flat objects (line items).
+            date_order: ``"dmy"`` or ``"mdy"``: how numeric dates whose day and month could be swapped are read
+                (such values are flagged).
+            pages, max_pixels, min_pixels, dpi, password, max_new_tokens, retries, prompt_file, progress: as for
+                :meth:`parse` (``max_new_tokens`` defaults to ``core.options.MAX_NEW_TOKENS``, 4096).
+
+        Returns:
+            The record of the document (a list of them when ``source`` is a list), as ``vlparse extract``
+            writes it: ``values`` (plain values), ``fields`` (each value with ``page``, ``bbox_px``, ``bbox_pt``,
+            ``text_match``, ``flags``), ``conflicts``, ``missing``, ``flagged``, ``valid`` and ``errors``. An
+            input of a list that cannot be opened gives a record with ``error`` set.
+
+        Raises:
+            InputError: ``source`` is a single input that cannot be opened.
+            UsageError: the schema or an option is not valid, or the family cannot answer with boxes in JSON.
+
+        Examples:
+            >>> parser = Parser(family="qwen3-vl", from_output="examples/answers/qwen3-vl/invoice-extract.jsonl")
+            >>> record = parser.extract("examples/invoice.pdf", ["invoice_number", "total:number"])
+            >>> record["values"], record["fields"]["total"]["page"]
+            ({'invoice_number': 'INV-2024-0042', 'total': 2274.5}, 2)
+        """
+        from vlparse.core.results import SCHEMA_VERSION
+        from vlparse.run.extract import document_record, extract_job
+
+        inputs, many = _as_inputs(source)
+        opts = self._run_options(pages=pages, max_pixels=max_pixels, min_pixels=min_pixels, dpi=dpi,
+                                 password=password, max_new_tokens=max_new_tokens, retries=retries,
+                                 prompt_file=prompt_file)
+        task, cfg, sch = extract_job(self.family, opts, schema, date_order)
+        _, summary = self._run(inputs, task, cfg, progress)
+        runs = {d.source: d for d in summary.documents}
+        records = []
+        for item in inputs:
+            run = runs.get(source_name(item))
+            if run is None or run.error is not None:
+                records.append({"schema_version": SCHEMA_VERSION, "source": source_name(item),
+                                "error": run.error if run else "not read"})
+            else:
+                records.append(document_record(run, sch, self.family, self.model_name, password, task.date_order))
+        if not many and "error" in records[0]:
+            raise InputError(f"{records[0]['source']}: {records[0]['error']}")
+        return records if many else records[0]
 
     def _run_options(self, **given: Any) -> RunOptions:
         values = {k: v for k, v in given.items() if v is not None}
@@ -500,3 +561,39 @@ def ground(image: Source | Sequence[Source], queries: str | Sequence[str], *, po
     backend_opts, run_opts = _split(dict(options))
     with Parser(model=model, family=family, backend=backend, from_output=from_output, **backend_opts) as p:
         return p.ground(image, queries, points=points, **run_opts)
+
+
+def extract(source: Source | Sequence[Source], schema: Any, *, model: str | None = None, family: str | None = None,
+            backend: str = "local", from_output: str | os.PathLike | None = None,
+            **options: Any) -> dict[str, Any] | list[dict[str, Any]]:
+    """The fields of ``schema`` from PDFs and images with one call, every value with its evidence box.
+
+    Args:
+        source: a path, bytes, a PIL image, or a list of them.
+        schema: a Pydantic model class, a JSON Schema dict, or field specs such as ``["vendor", "total:number"]``.
+        model, family, backend, from_output: as for :func:`parse`.
+        **options: the options of :class:`Parser` and of :meth:`Parser.extract` (``date_order``, ``pages``...).
+
+    Returns:
+        The document's record (a list for a list of sources): see :meth:`Parser.extract`.
+
+    Examples:
+        >>> import vlparse
+        >>> rec = vlparse.extract("examples/invoice.pdf", "examples/invoice.schema.json", family="qwen2.5-vl",
+        ...                       from_output="examples/answers/qwen2.5-vl/invoice-extract.jsonl")
+        >>> rec["values"]["total"], rec["fields"]["total"]["text_match"], rec["flagged"]
+        (2274.5, True, ['invoice_date'])
+    """
+    if isinstance(schema, (str, os.PathLike)):  # a JSON Schema file
+        import json
+
+        try:
+            with open(schema, encoding="utf-8") as f:
+                schema = json.load(f)
+        except OSError as e:
+            raise UsageError(f"schema {os.fspath(schema)}: {e.strerror or e}") from None
+        except ValueError as e:
+            raise UsageError(f"schema {os.fspath(schema)}: not valid JSON ({e})") from None
+    backend_opts, run_opts = _split(dict(options))
+    with Parser(model=model, family=family, backend=backend, from_output=from_output, **backend_opts) as p:
+        return p.extract(source, schema, **run_opts)

@@ -104,6 +104,14 @@ class TaskKind(Choice):
     DOC = "doc"  # QwenVL HTML document parsing
     GROUND = "ground"  # boxes for text queries
     POINTS = "points"  # points for text queries
+    EXTRACT = "extract"  # the fields of a schema, each value with its evidence box
+
+
+class DateOrder(Choice):
+    """How ``extract`` reads numeric dates whose day and month could be swapped (``03/04/2024``)."""
+
+    DMY = "dmy"
+    MDY = "mdy"
 
 
 #: how ``--help`` and errors name the accepted devices
@@ -128,7 +136,8 @@ def parse_device(value: str) -> str:
 
 # -- defaults (the one home of each) ---------------------------------------------------------------
 #: token limit per answer, per task
-MAX_NEW_TOKENS: dict[TaskKind, int] = {TaskKind.DOC: 8192, TaskKind.GROUND: 2048, TaskKind.POINTS: 2048}
+MAX_NEW_TOKENS: dict[TaskKind, int] = {TaskKind.DOC: 8192, TaskKind.GROUND: 2048, TaskKind.POINTS: 2048,
+                                       TaskKind.EXTRACT: 4096}
 #: the smallest --max-new-tokens accepted
 MIN_NEW_TOKENS = 16
 #: in-flight requests per server (openai backend)
@@ -292,7 +301,8 @@ class RunOptions:
     pages: str | None = None
     max_new_tokens: int | None = field(default=None, metadata=cli(
         "--max-new-tokens", help=f"Token limit per answer (default: {MAX_NEW_TOKENS[TaskKind.DOC]} for doc, "
-        f"{MAX_NEW_TOKENS[TaskKind.GROUND]} for ground).", panel=PANEL_MODEL, min=MIN_NEW_TOKENS))
+        f"{MAX_NEW_TOKENS[TaskKind.GROUND]} for ground, {MAX_NEW_TOKENS[TaskKind.EXTRACT]} for extract).",
+        panel=PANEL_MODEL, min=MIN_NEW_TOKENS))
     max_pixels: int | None = field(default=None, metadata=cli(
         "--max-pixels", help="Pixel budget of the image the model sees (default per family and task).",
         panel=PANEL_BUDGET, min=1))
@@ -349,3 +359,16 @@ class GroundOptions(RunOptions):
     json_lines: bool | None = None  # None: JSON lines unless stdout is a terminal
     coco: str | None = None
     overlay_dir: str | None = None
+
+
+@dataclass(kw_only=True)
+class ExtractOptions(RunOptions):
+    """``vlparse extract``: the schema, how dates are read, and where the records go."""
+
+    schema: Any = None  # a JSON Schema dict, a Pydantic model class, or vlparse.parse.extract.ExtractSchema (API)
+    schema_file: str | None = None  # --schema FILE (a JSON Schema)
+    fields: list[str] = field(default_factory=list)  # --field NAME[:TYPE]
+    date_order: DateOrder = DateOrder.DMY
+    formats: list[str] = field(default_factory=list)  # "json" (files with -o), "review"
+    overlay_dir: str | None = None
+    csv: str | None = None  # --csv FILE: one row per document

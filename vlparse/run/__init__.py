@@ -12,6 +12,7 @@ _EXPORTS = {
     "console": ("vlparse.run.console", None),
     "run_doc": ("vlparse.run.doc", "run_doc"),
     "run_ground": ("vlparse.run.ground", "run_ground"),
+    "run_extract": ("vlparse.run.extract", "run_extract"),
     "split_args": ("vlparse.run.ground", "split_args"),
     "run_render": ("vlparse.run.render_job", "run_render"),
     "RenderOptions": ("vlparse.run.render_job", "RenderOptions"),

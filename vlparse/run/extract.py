@@ -13,34 +13,23 @@ import csv
 import io
 import json
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vlparse.backends.factory import BackendOptions, resolve_family
+from vlparse.backends.factory import resolve_family
 from vlparse.core.errors import UsageError
+from vlparse.core.families import Family
+from vlparse.core.options import DateOrder, ExtractOptions, RunOptions
 from vlparse.core.results import Block, Document, PageResult
-from vlparse.parse.extract import DATE_ORDERS, ExtractSchema, Word, assemble, csv_header, csv_row, schema_from_any, \
+from vlparse.parse.extract import ExtractSchema, Word, assemble, csv_header, csv_row, schema_from_any, \
     schema_from_fields, schema_from_json
-from vlparse.run.job import CommonOptions, budget_for, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.run.job import budget_for, exit_code, gather_inputs, make_store, run_config, run_pipeline
 from vlparse.run.outputs import OutputPlan, plan_outputs, unique_names
 from vlparse.run.pipeline import DocumentRun, Listener, RunConfig
 from vlparse.run.prompts import fill_schema, load_prompt
 from vlparse.run.tasks import Decoding, Task
 
 EXTRACT_FORMATS = ("json", "review")
-DEFAULT_MAX_NEW_TOKENS = 4096
-
-
-@dataclass(kw_only=True)
-class ExtractOptions(CommonOptions):
-    schema: Any = None  # an ExtractSchema, a JSON Schema dict, a Pydantic model (API)
-    schema_file: str | None = None  # --schema FILE
-    fields: list[str] = field(default_factory=list)  # --field NAME[:TYPE]
-    date_order: str = "dmy"
-    formats: list[str] = field(default_factory=list)  # "json" (files with -o), "review"
-    overlay_dir: str | None = None
-    csv: str | None = None  # --csv FILE: one row per document
 
 
 def pdf_words(path: str, page: int, password: str | None = None) -> list[Word] | None:
@@ -70,6 +59,7 @@ def pdf_words(path: str, page: int, password: str | None = None) -> list[Word] |
 
 
 def load_schema(opts: ExtractOptions) -> ExtractSchema:
+    """The schema of a run: ``opts.schema`` (API), ``--schema FILE`` or ``--field`` specs (exactly one)."""
     given = [x for x in (opts.schema is not None, opts.schema_file is not None, bool(opts.fields)) if x]
     if len(given) > 1:
         raise UsageError("give the schema one way: --schema FILE or --field NAME[:TYPE], not both")
@@ -125,13 +115,8 @@ class ExtractListener(Listener):
         self.written: list[Path] = []
 
     def record(self, run: DocumentRun) -> dict[str, Any]:
-        password = self.opts.password
-
-        def words(p: PageResult):
-            return pdf_words(p.info.source, p.info.page, password) if p.info.kind == "pdf" else None
-
-        return assemble(run.source, self.family.name, self.model_name, run.ordered(), self.schema, words,
-                        date_order=self.opts.date_order)
+        return document_record(run, self.schema, self.family, self.model_name, self.opts.password,
+                               DateOrder(self.opts.date_order).value)
 
     def on_document(self, run: DocumentRun) -> None:
         from vlparse.run.atomic import atomic_write_text
@@ -184,20 +169,33 @@ def records_csv(records: list[dict[str, Any]], schema: ExtractSchema) -> str:
     return buf.getvalue()
 
 
-def prepare(opts: ExtractOptions):
-    """(family, schema, task, budget): everything about the run that does not depend on the inputs."""
-    if opts.date_order not in DATE_ORDERS:
-        raise UsageError(f"--date-order must be one of {', '.join(DATE_ORDERS)} (got {opts.date_order!r})")
-    schema = load_schema(opts)
-    family = resolve_family(opts.backend)
+def document_record(run: DocumentRun, schema: ExtractSchema, family: Family, model_name: str,
+                    password: str | None = None, date_order: str = DateOrder.DMY.value) -> dict[str, Any]:
+    """The record of one finished document: its pages merged, every value checked against the text layer."""
+
+    def words(p: PageResult):
+        return pdf_words(p.info.source, p.info.page, password) if p.info.kind == "pdf" else None
+
+    return assemble(run.source, family.name, model_name, run.ordered(), schema, words, date_order=date_order)
+
+
+def extract_job(family: Family, opts: RunOptions, schema: Any, date_order: str = DateOrder.DMY.value,
+                ) -> tuple[Task, RunConfig, ExtractSchema]:
+    """The extraction task (the schema in the family's prompt, decoding) and its run settings: what the CLI and
+    the API run. ``schema``: an ExtractSchema, a JSON Schema dict, a Pydantic model or ``--field`` specs."""
+    try:
+        order = DateOrder(date_order).value
+    except ValueError:
+        raise UsageError(f"date order must be one of {' | '.join(DateOrder.values())} (got '{date_order}')") from None
+    sch = schema_from_any(schema)
     if family.grounding != "json":
         raise UsageError(f"extract needs a Qwen2.5-VL or Qwen3-VL model: {family.title} cannot answer with values "
                          "and their boxes in JSON")
-    template = json.dumps(schema.template(), ensure_ascii=False)
-    prompt = fill_schema(load_prompt(family, "extract", opts.prompt_file), template, schema.describe())
+    template = json.dumps(sch.template(), ensure_ascii=False)
+    prompt = fill_schema(load_prompt(family, "extract", opts.prompt_file), template, sch.describe())
     budget = budget_for(family, "doc", opts)
-    task = Task("extract", family, prompt, Decoding(opts.max_new_tokens), schema=schema, date_order=opts.date_order)
-    return family, schema, task, budget
+    task = Task("extract", family, prompt, Decoding(opts.tokens_for("extract")), schema=sch, date_order=order)
+    return task, run_config(task, budget, opts), sch
 
 
 def run_extract(opts: ExtractOptions) -> int:
@@ -206,7 +204,9 @@ def run_extract(opts: ExtractOptions) -> int:
             raise UsageError(f"unknown export format '{fmt}'")
     if opts.jsonl and opts.output == "-":
         raise UsageError("--jsonl already writes to stdout; -o - cannot be used with it")
-    family, schema, task, budget = prepare(opts)
+    schema = load_schema(opts)
+    family = resolve_family(opts.backend)
+    task, cfg, schema = extract_job(family, opts, schema, opts.date_order)
     sources, problems, many = gather_inputs(opts)
     if not sources and not problems:
         raise UsageError("no inputs (give PDFs or images, a directory, or - to read paths from stdin)")
@@ -223,47 +223,10 @@ def run_extract(opts: ExtractOptions) -> int:
         opts.formats = formats
         json_to_stdout, pretty = opts.jsonl, False
     model_name = opts.backend.run_model
-    cfg = RunConfig(task, budget, pages=opts.pages, dpi=opts.dpi, password=opts.password, retries=opts.retries,
-                    fail_fast=opts.fail_fast, force=opts.force, batch_size=opts.backend.batch_size)
     store = make_store(plan, task="extract", family=family.name, model=model_name, prompt=task.prompt,
-                       budget=budget, dpi=opts.dpi, max_new_tokens=opts.max_new_tokens, backend=opts.backend.backend,
-                       date_order=opts.date_order)
+                       budget=cfg.budget, dpi=opts.dpi, max_new_tokens=task.decoding.max_new_tokens,
+                       backend=opts.backend.backend, date_order=task.date_order)
     listener = ExtractListener(opts, plan, schema, family, model_name, json_to_stdout, pretty)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     listener.finish()
     return exit_code(summary, len(sources) + len(problems))
-
-
-def extract(source: str | list[str], schema: Any, *, family: str | None = None, model: str | None = None,
-            backend: str = "local", base_url: str | list[str] | None = None, api_key: str | None = None,
-            api_model: str | None = None, from_output: str | None = None, pages: str | None = None,
-            password: str | None = None, date_order: str = "dmy", max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-            retries: int = 1, max_pixels: int | None = None, min_pixels: int | None = None, dpi: float | None = None,
-            ) -> dict[str, Any] | list[dict[str, Any]]:
-    """Library entry point: the extraction record of one document (a list for several).
-
-    ``schema``: a Pydantic model class, a JSON Schema dict, or a list of ``"name[:type]"`` field specs.
-    Nothing is written; unreadable inputs raise :class:`vlparse.core.errors.InputError`.
-    """
-    from vlparse.core.errors import InputError
-    from vlparse.run import console
-
-    urls = [base_url] if isinstance(base_url, str) else list(base_url or [])
-    bopts = BackendOptions(backend, model, family, base_urls=urls, api_key=api_key, api_model=api_model,
-                           from_output=from_output)
-    inputs = [source] if isinstance(source, str) else list(source)
-    opts = ExtractOptions(inputs=inputs, backend=bopts, pages=pages, dpi=dpi, password=password, max_pixels=max_pixels,
-                          min_pixels=min_pixels, max_new_tokens=max_new_tokens, retries=retries, quiet=True,
-                          schema=schema, date_order=date_order)
-    fam, sch, task, budget = prepare(opts)
-    cfg = RunConfig(task, budget, pages=pages, dpi=dpi, password=password, retries=retries)
-    listener = ExtractListener(opts, OutputPlan("none", Path(".")), sch, fam, bopts.run_model, False, False)
-    console.configure(quiet=True)
-    sources, problems, _ = gather_inputs(opts)
-    if problems:
-        raise InputError(f"{problems[0][0]}: {problems[0][1]}")
-    summary = run_pipeline(cfg, opts, fam, sources, [], listener, None)
-    for d in summary.documents:
-        if d.error:
-            raise InputError(f"{d.source}: {d.error}")
-    return listener.records[0] if isinstance(source, str) else listener.records
