@@ -165,6 +165,7 @@ PANEL_MODEL = "Model"
 PANEL_BUDGET = "Pixel budget and pages"
 PANEL_RUN = "Run"
 PANEL_SERVER = "Server backend"
+PANEL_RAY = "Ray (distributed runs)"
 
 
 def cli(*flags: str, help: str, panel: str = PANEL_RUN, **extra: Any) -> dict[str, Any]:  # noqa: A002
@@ -326,6 +327,15 @@ class RunOptions:
     verbose: bool = field(default=False, metadata=cli("--verbose", "-v", help="More detail on stderr."))
     prompt_file: str | None = field(default=None, metadata=cli(
         "--prompt-file", help="Override the prompt (TOML with user/system, or plain text).", panel=PANEL_MODEL))
+    skip_failed: bool = field(default=False, metadata=cli(
+        "--skip-failed", help="On a rerun of -o DIR, keep pages recorded as failed instead of retrying them."))
+    ray: str | None = field(default=None, metadata=cli(
+        "--ray", help="Run as a Ray Data job: 'local' starts a Ray for the run; 'auto', HOST:PORT or ray://HOST:PORT "
+        "joins a cluster. Inputs and -o may then be fsspec URLs (s3://…, gs://…).", panel=PANEL_RAY,
+        metavar="ADDRESS"))
+    ray_workers: int = field(default=1, metadata=cli(
+        "--ray-workers", help="Model workers (actors) with --ray: one model per GPU worker, or one client of the "
+        "--base-url servers each.", panel=PANEL_RAY, min=1))
 
     def __post_init__(self) -> None:
         from vlparse.core.errors import UsageError

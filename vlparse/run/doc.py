@@ -11,7 +11,8 @@ from vlparse.core.results import SCHEMA_VERSION, Document
 from vlparse.run.outputs import plan_outputs
 from vlparse.run.pipeline import DocumentRun, Listener
 from vlparse.core.options import DocOptions
-from vlparse.run.job import doc_job, exit_code, gather_inputs, make_store, run_pipeline
+from vlparse.run.job import doc_job, exit_code, gather_inputs, make_store, remote_output, run_pipeline
+from vlparse.run.remote import is_url
 from vlparse.backends.factory import resolve_family
 
 
@@ -63,7 +64,12 @@ def run_doc(opts: DocOptions) -> int:
     sources, problems, many = gather_inputs(opts)
     if not sources and not problems:
         raise UsageError("no inputs (give PDFs or images, a directory, or - to read paths from stdin)")
+    remote = remote_output(opts)
     plan = plan_outputs(opts.output, sources or [p for p, _ in problems], formats, many=many)
+    plan.remote = remote
+    reread = [f for f in formats if f in ("searchable-pdf", "review")] + (["overlay"] if opts.overlay_dir else [])
+    if reread and any(is_url(s) for s in sources):
+        raise UsageError(f"--{reread[0]} reads the input again on this machine; it needs local inputs, not URLs")
     if "searchable-pdf" in formats and plan.mode == "stdout":
         raise UsageError("--searchable-pdf writes a file: give -o FILE or -o DIR")
     model_name = opts.backend.run_model

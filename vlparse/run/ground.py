@@ -13,7 +13,7 @@ from vlparse.core.results import FAILED, PageResult, ground_record
 from vlparse.run.outputs import plan_outputs
 from vlparse.run.pipeline import DocumentRun, Listener
 from vlparse.core.options import GroundOptions
-from vlparse.run.job import exit_code, gather_inputs, ground_job, make_store, run_pipeline
+from vlparse.run.job import exit_code, gather_inputs, ground_job, make_store, remote_output, run_pipeline
 from vlparse.backends.factory import resolve_family
 
 
@@ -126,6 +126,7 @@ def run_ground(opts: GroundOptions) -> int:
     sources, problems, many = gather_inputs(opts)
     if not sources and not problems:
         raise UsageError("no inputs")
+    remote = remote_output(opts)
     if opts.output is None:
         from vlparse.run.outputs import OutputPlan, unique_names
 
@@ -134,6 +135,9 @@ def run_ground(opts: GroundOptions) -> int:
         plan = plan_outputs(opts.output, sources or [p for p, _ in problems], ["jsonl"], many=many)
         if plan.mode == "dir":
             plan.resumable = True
+        plan.remote = remote
+    if opts.overlay_dir and any("://" in s for s in sources):
+        raise UsageError("--overlay reads the input again on this machine; it needs local inputs, not URLs")
     table = plan.mode == "none" and not opts.jsonl and opts.json_lines is not True and console.stdout_is_tty()
     if opts.json_lines is False and plan.mode == "none":
         table = True

@@ -24,10 +24,37 @@ def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]]
     """(readable sources, [(path, problem)], whether the inputs came as a list/directory)."""
     from vlparse.pages.inputs import expand_inputs
 
-    res = expand_inputs(opts.inputs, recursive=opts.recursive, stdin=sys.stdin)
-    many = ("-" in opts.inputs or len(opts.inputs) > 1 or len(res.paths) > 1
-            or any(Path(p).is_dir() or set("*?[") & set(p) for p in opts.inputs))
-    return list(res.paths), list(res.problems), many
+    from vlparse.run.remote import expand_urls, is_url, local_path
+
+    items = [local_path(i) or i for i in opts.inputs]  # file:// URLs are local paths
+    urls = [i for i in items if is_url(i)]
+    res = expand_inputs([i for i in items if not is_url(i)], recursive=opts.recursive, stdin=sys.stdin)
+    many = ("-" in items or len(items) > 1 or len(res.paths) > 1
+            or any(Path(p).is_dir() or set("*?[") & set(p) for p in items if not is_url(p)))
+    if not urls:
+        return list(res.paths), list(res.problems), many
+    if opts.ray is None:
+        raise UsageError(f"{urls[0]}: URL inputs are read by Ray workers; add --ray local (or --ray ADDRESS)")
+    found, problems = expand_urls(urls, recursive=opts.recursive)
+    many = many or len(found) > 1 or any(set("*?[") & set(u) or u.endswith("/") for u in urls)
+    return list(res.paths) + found, list(res.problems) + problems, many
+
+
+def remote_output(opts: CommonOptions) -> str | None:
+    """-o URL: file:// becomes a local path; other URLs get a local staging directory (returns the URL)."""
+    from vlparse.run.remote import is_url, local_path
+
+    if not opts.output or not is_url(opts.output):
+        return None
+    local = local_path(opts.output)
+    if local is not None:
+        opts.output = local
+        return None
+    import tempfile
+
+    url = opts.output.rstrip("/")
+    opts.output = tempfile.mkdtemp(prefix="vlparse-stage-") + "/"
+    return url
 
 
 def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
@@ -107,7 +134,20 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
     """The CLI's run: :func:`execute` plus progress, problems and the summary line on stderr."""
     from vlparse.run.progress import ProgressListener
 
+    if store is not None and opts.skip_failed:
+        store.skip_failed = True
+    if opts.ray is not None:
+        from vlparse.integrations.ray import require_ray
+
+        require_ray()
     factory = backend_factory(opts.backend, family, only_page=only_page(cfg))
+    lock = None
+    if getattr(store, "remote", False):
+        from vlparse.run.remote import OutputLock, StoreUploads
+
+        lock = OutputLock(store.url)
+        lock.acquire()
+        listener = StoreUploads(listener, store)
     progress = ProgressListener(listener, quiet=opts.quiet)
     for path, problem in problems:
         console.error(f"{path}: {problem}")
@@ -118,9 +158,22 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
             from vlparse.run.pipeline import FailFast
 
             raise FailFast(f"{problems[0][0]}: {problems[0][1]}")
-        summary = execute(cfg, factory, sources, listener=progress, store=store)
+        if opts.ray is not None:
+            from vlparse.integrations.ray import RaySettings, run_on_ray, spec_for_run
+
+            runner = Runner(cfg, factory, store=store, listener=progress)
+            try:
+                summary = run_on_ray(runner, sources, RaySettings(address=opts.ray, model_workers=opts.ray_workers),
+                                     spec_for_run(cfg, opts, (cfg.pages or "").strip(), factory))
+            finally:
+                runner.close()
+        else:
+            summary = execute(cfg, factory, sources, listener=progress, store=store)
     finally:
         progress.close()
+        if lock is not None:
+            store.close()
+            lock.release()
     summary.inputs_failed += len(problems)
     _log_summary(summary)
     return summary
@@ -148,4 +201,8 @@ def _log_summary(s: Summary) -> None:
 def make_store(plan, **settings) -> Store | None:
     if not plan.resumable:
         return None
+    if getattr(plan, "remote", None):
+        from vlparse.run.remote import FsspecStore
+
+        return FsspecStore(plan.remote, fingerprint(**settings), plan.root)
     return Store(plan.root, fingerprint(**settings))

@@ -22,6 +22,7 @@ class OutputPlan:
     root: Path  # the directory (dir mode, also the cwd default) or the file
     names: dict[str, str] = field(default_factory=dict)  # input -> collision-free base name
     resumable: bool = False  # a -o DIR run keeps state and a manifest
+    remote: str | None = None  # -o URL: the fsspec URL (root is then the local staging directory)
 
     def path_for(self, source: str, fmt: str) -> Path | None:
         """The file of ``fmt`` for ``source`` (None means stdout)."""

@@ -34,6 +34,10 @@ def fingerprint(**settings: Any) -> str:
 
 def doc_id(source: str) -> str:
     """A stable, filesystem-safe id for an input path."""
+    if "://" in source:  # a URL input: the URL itself is the identity (nothing to resolve against a cwd)
+        from vlparse.run.remote import url_doc_id
+
+        return url_doc_id(source)
     p = Path(source)
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in p.stem)[:60] or "input"
     h = hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
@@ -46,6 +50,8 @@ class Store:
         self.fingerprint = run_fingerprint
         self.state = self.root / STATE_DIR
         self._lock = threading.Lock()
+        #: --skip-failed: a page recorded as failed counts as done (by default a rerun retries it)
+        self.skip_failed = False
 
     def page_path(self, source: str, page: int) -> Path:
         return self.state / doc_id(source) / f"page-{page:04d}.json"
@@ -60,7 +66,8 @@ class Store:
         if not isinstance(data, dict) or data.get("fingerprint") != self.fingerprint:
             return None
         res = data.get("result") or {}
-        if res.get("source") != source or res.get("page") != page or res.get("status") == FAILED:
+        if res.get("source") != source or res.get("page") != page or \
+                (res.get("status") == FAILED and not self.skip_failed):
             return None
         return res
 
