@@ -139,6 +139,9 @@ def test_memory_output_keeps_records_manifest_exports_and_resumes(cli):
     assert "lock.json" not in names  # released at the end
     manifest = fs.cat_file("/vlparse-test/out/manifest.jsonl").decode().splitlines()
     assert [json.loads(x)["page"] for x in manifest] == [1, 2]
+    assert all(json.loads(x)["schema_version"] == 1 for x in manifest)
+    record = json.loads(fs.cat_file(next(p for p in fs.find("/vlparse-test/out") if p.endswith("page-0001.json"))))
+    assert record["schema_version"] == 1 and record["result"]["page"] == 1
     r = cli("doc", str(SAMPLE), "-o", out, *RECORDED, "--md")
     assert r.exit_code == 0
     assert "2 already done" in r.stderr

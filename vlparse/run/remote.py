@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from vlparse.core.errors import UsageError
-from vlparse.core.results import FAILED, PageResult
+from vlparse.core.results import FAILED, SCHEMA_VERSION, PageResult
 from vlparse.run.store import MANIFEST, STATE_DIR, Store
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
@@ -225,14 +225,16 @@ class FsspecStore(Store):
 
     def save_page(self, result: PageResult, extra: dict[str, Any] | None = None) -> None:
         info = result.info
-        record = {"fingerprint": self.fingerprint, "result": result.to_dict(), **(extra or {})}
+        record = {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint, "result": result.to_dict(),
+                  **(extra or {})}
         data = json.dumps(record, ensure_ascii=False).encode("utf-8")
         self.fs.pipe_file(url_to_fs(self.page_url(info.source, info.page))[1], data)  # one complete PUT
         self.log({"source": info.source, "page": info.page, "status": result.status,
                   "warnings": len(result.warnings), "error": result.error})
 
     def log(self, entry: dict[str, Any]) -> None:
-        line = json.dumps({**entry, "time": round(time.time(), 3)}, ensure_ascii=False) + "\n"
+        line = json.dumps({"schema_version": SCHEMA_VERSION, **entry, "time": round(time.time(), 3)},
+                          ensure_ascii=False) + "\n"
         with self._lock:
             self._lines.append(line)
             self._dirty = True
