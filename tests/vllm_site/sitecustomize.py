@@ -19,11 +19,24 @@ SCHEMAS = {
 HIDDEN = ("torchaudio", "torchcodec")
 
 
-def _prepare() -> None:
+def _mismatched() -> bool:
+    """A CPU build of torch beside a torchvision that is not one (PyPI's CUDA build): its extension cannot load.
+    Anywhere else (a matching pair, as in vlparse's main environment) nothing may be touched: defining the schemas
+    first would make torchvision's own registration fail."""
+    import importlib.metadata as md
+
     try:
-        import torch
-    except ImportError:  # not the vLLM environment: nothing to do
+        torch_version, vision_version = md.version("torch"), md.version("torchvision")
+    except md.PackageNotFoundError:
+        return False
+    return torch_version.endswith("+cpu") and not vision_version.endswith("+cpu")
+
+
+def _prepare() -> None:
+    if not _mismatched():
         return
+    import torch
+
     for name, schema in SCHEMAS.items():
         namespace, op = name.split("::")
         if not hasattr(getattr(torch.ops, namespace), op):

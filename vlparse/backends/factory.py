@@ -62,6 +62,15 @@ def backend_factory(opts: BackendOptions, family: Family, *, only_page: int | No
                                  concurrency=opts.concurrency, timeout=opts.timeout)
 
         return make_openai
+    if opts.backend == "vllm":
+
+        def make_vllm() -> Backend:
+            from vlparse.backends.vllm_offline import VllmBackend
+
+            return VllmBackend(family, opts.model_name, tensor_parallel_size=opts.tensor_parallel_size,
+                               dtype=str(opts.dtype), batch_size=opts.batch_size)
+
+        return make_vllm
     if opts.backend != "local":
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)} (got '{opts.backend}')")
 
