@@ -96,3 +96,54 @@ def test_a_batch_survives_killing_the_server_and_resumes(tmp_path, vllm_server):
     assert again.returncode == 0, again.stderr
     done = [Path(json.loads(ln)["source"]).name for ln in manifest.read_text().splitlines()]
     assert sorted(done) == [f"img{k:02d}.png" for k in range(24)]  # each image exactly once over both runs
+
+
+# -- --backend vllm: the offline engine in-process (run in the vLLM environment through the launcher) -----------
+def vlparse_in_vllm_env(vllm_env: str, *args, timeout: int = 900) -> subprocess.CompletedProcess:
+    from vllm_real import LAUNCHER
+
+    env = {**os.environ, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
+           "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
+    env.pop("VIRTUAL_ENV", None)
+    return subprocess.run([vllm_env, str(LAUNCHER), "vlparse", *map(str, args)], capture_output=True, text=True,
+                          env=env, timeout=timeout)
+
+
+@QWEN25
+def test_backend_vllm_in_process_runs_the_same_pages_as_the_server(tmp_path, cli, vllm_env, vllm_server):
+    """Same pages at the same model sizes (each answer's image tokens are checked against the grid); the texts
+    themselves may differ after a few tokens: random weights leave near-ties that batching order flips."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for k in range(3):
+        picture(src / f"img{k}.png", seed=7 * k, size=(448 + 28 * k, 336))
+    common = ("ground", src, "black rectangle", "--max-new-tokens", "24", "--retries", "0")
+    res = cli(*common, "--backend", "openai", "--base-url", vllm_server.url, "-o", tmp_path / "server")
+    assert res.exit_code == 0, res.stderr
+    p = vlparse_in_vllm_env(vllm_env, *common, "--backend", "vllm", "--model", vllm_server.model,
+                            "-o", tmp_path / "offline")
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert [ln for ln in p.stderr.splitlines() if "WARNING" in ln or "INFO" in ln] == []  # vLLM's logs kept quiet
+
+    def sizes(out: Path) -> dict[str, tuple]:
+        recs = [json.loads(f.read_text()) for f in sorted(out.glob("img*.json"))]
+        assert all(r["raw"] and not r.get("error") for r in recs)
+        return {Path(r["image"]).name: (r["model_width"], r["model_height"]) for r in recs}
+
+    served, offline = sizes(tmp_path / "server"), sizes(tmp_path / "offline")
+    assert served == {f"img{k}.png": (448 + 28 * k, 336) for k in range(3)}
+    assert offline == served
+
+
+def test_bench_prints_the_three_paths_side_by_side(cli, vllm_env, vllm_models, monkeypatch):
+    from vllm_real import LAUNCHER
+
+    monkeypatch.setenv("PYTHONPATH", str(LAUNCHER.parent / "vllm_site"))  # for the vLLM subprocess
+    monkeypatch.setenv("VLLM_CPU_KVCACHE_SPACE", "1")
+    res = cli("bench", "--model", vllm_models["qwen2.5-vl"], "--new-tokens", "8", "--page-count", "2",
+              "--batch-size", "2", "--repeat", "1", "--vllm-python", vllm_env, "--json")
+    assert res.exit_code == 0, res.stderr
+    runs = json.loads(res.stdout)["runs"]
+    assert [r["path"] for r in runs] == ["cookbook", "vlparse", "vllm"]
+    vllm = runs[-1]
+    assert vllm["new_tokens"] == 2 * 8 and vllm["pages"] == 2 and vllm["speedup"] > 0  # a ratio, never asserted
