@@ -19,14 +19,10 @@ def probe(
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="Seconds for the probe request."),
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> int:
-    from vlparse.backends.factory import BackendOptions, resolve_family
     from vlparse.tools.probe import probe_server
 
-    reports = []
-    for url in base_url:
-        opts = BackendOptions(backend="openai", family=family, base_urls=[url], api_key=api_key, api_model=api_model)
-        fam = resolve_family(opts)
-        reports.append(probe_server(url, family=fam, api_model=opts.api_model, api_key=api_key, timeout=timeout))
+    reports = [probe_server(url, family=family, api_model=api_model, api_key=api_key, timeout=timeout)
+               for url in base_url]
     if json_out:
         typer.echo(json.dumps([r.to_dict() for r in reports] if len(reports) > 1 else reports[0].to_dict(), indent=2))
     else:

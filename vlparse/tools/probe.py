@@ -87,12 +87,22 @@ def coord_verdict(text: str, family: Family, size: tuple[int, int]) -> str:
     return "unknown"
 
 
-def probe_server(base_url: str, *, family: Family, api_model: str | None = None, api_key: str | None = None,
-                 timeout: float = 120.0, max_new_tokens: int = 128) -> ProbeReport:
-    """Send the probe page to one server; connection and model errors raise (exit 5)."""
+def probe_server(base_url: str, *, family: str | Family | None = None, api_model: str | None = None,
+                 api_key: str | None = None, timeout: float = 120.0, max_new_tokens: int = 128) -> ProbeReport:
+    """Send the probe page to one server; connection and model errors raise (exit 5).
+
+    ``family``: None takes it from the served model's name, as a run does.
+    """
     from vlparse.backends.base import Request
+    from vlparse.backends.factory import BackendOptions, resolve_family
     from vlparse.backends.openai import OpenAIBackend
     from vlparse.run.prompts import fill_queries, load_prompt
+
+    if not isinstance(family, Family):
+        opts = BackendOptions(backend="openai", family=family, base_urls=[base_url], api_key=api_key,
+                              api_model=api_model)
+        family = resolve_family(opts)
+        api_model = opts.api_model
 
     image = probe_image(family)
     lo = min(family.default_min_pixels(), image.size[0] * image.size[1])
