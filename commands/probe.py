@@ -19,7 +19,7 @@ def probe(
     timeout: float = typer.Option(120.0, "--timeout", min=1, help="Seconds for the probe request."),
     json_out: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
 ) -> int:
-    from vlparse.tools.probe import probe_server
+    from vlparse.tools import probe_server
 
     reports = [probe_server(url, family=family, api_model=api_model, api_key=api_key, timeout=timeout)
                for url in base_url]
