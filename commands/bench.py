@@ -45,6 +45,10 @@ def bench(
     decode: Annotated[str, typer.Option("--decode", help="vlparse's decode loop: auto (CUDA graphs on one GPU, else "
                                         "eager) | eager | graph | static (the graph's fixed-shape step run eagerly).",
                                         rich_help_panel=o.M)] = "auto",
+    vllm_python: Annotated[str | None, typer.Option("--vllm-python", metavar="PYTHON", help="Also measure vLLM's "
+                                                    "offline engine on the same pages, in a subprocess of this Python "
+                                                    "(an environment with vLLM and vlparse installed).",
+                                                    rich_help_panel=o.M)] = None,
     dtype: o.Dtype = "auto", device: o.Device = "auto", attn: o.Attn = "sdpa",
     json_out: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON instead of the table.")] = False,
     verbose: o.Verbose = False,
@@ -56,7 +60,7 @@ def bench(
     opts = BenchOptions(model=model, random_weights=random_weights, check=check, pdf=pdf, pages=pages,
                         page_count=page_count, new_tokens=new_tokens, batch_sizes=list(batch_size or [1, 4, 16]),
                         quants=[str(q) for q in quant or [Quant.NONE]], dtype=dtype, device=device, attn=attn, max_pixels=max_pixels,
-                        password=password, repeat=repeat, decode=decode)
+                        password=password, repeat=repeat, decode=decode, vllm_python=vllm_python)
     result = run_bench(opts)
     if json_out:
         typer.echo(bench_json(result))

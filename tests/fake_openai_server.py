@@ -6,6 +6,14 @@ parameters, processor kwargs, the Authorization header), can inject faults in or
 Retry-After, a hang past the client's timeout, a dropped connection, any other status), and measures
 the largest number of chat requests it ever had in flight at once.
 
+Like vLLM it reports ``usage.prompt_tokens``: the prompt's text tokens (:func:`text_tokens`) plus the image
+tokens its processor makes of the image (``smart_resize`` onto the served family's grid, within the
+request's ``mm_processor_kwargs`` when accepted, else within ``processor_pixels``); it refuses per-request
+processor kwargs with vLLM 0.32's HTTP 400 when ``mm_kwargs="refuse"``, can leave usage out
+(``usage=False``), and refuses prompts longer than ``max_model_len`` as vLLM does. Calibration requests
+(``max_tokens == 1``: vlparse measuring its prompt's text tokens) are kept apart in ``calibrations`` and
+get no faults and no gate, so tests count pages in ``chat_requests``.
+
     with FakeOpenAIServer(lambda req: "answer text") as srv:
         srv.faults.extend(["500", "drop"])
         ... OpenAIBackend(family, [srv.url], ...) ...
@@ -18,6 +26,7 @@ import base64
 import hashlib
 import io
 import json
+import math
 import select
 import socket
 import threading
@@ -62,6 +71,31 @@ class Gate:
         with self._cond:
             self._open = True
             self._cond.notify_all()
+
+
+#: vLLM 0.32's answer to per-request processor kwargs when the server was not started with the flag
+REFUSE_KWARGS = ("Per-request mm_processor_kwargs are disabled for this server. Start the server with "
+                 "--trust-request-mm-kwargs to allow them.")
+
+
+def text_tokens(system: str | None, user: str) -> int:
+    """The fake's token count of a prompt's text and chat template (deterministic, not a real tokenizer)."""
+    return 21 + (len(system or "") + len(user)) // 4
+
+
+def smart_resize(width: int, height: int, factor: int, min_pixels: int, max_pixels: int) -> tuple[int, int]:
+    """The Qwen processors' resize rule: the size the server's processor gives an image."""
+    h_bar = max(factor, round(height / factor) * factor)
+    w_bar = max(factor, round(width / factor) * factor)
+    if h_bar * w_bar > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h_bar = max(factor, math.floor(height / beta / factor) * factor)
+        w_bar = max(factor, math.floor(width / beta / factor) * factor)
+    elif h_bar * w_bar < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h_bar = math.ceil(height * beta / factor) * factor
+        w_bar = math.ceil(width * beta / factor) * factor
+    return w_bar, h_bar
 
 
 @dataclass
@@ -109,6 +143,13 @@ class FakeOpenAIServer:
     chat_requests: list[ChatRequest] = field(default_factory=list)
     model_requests: int = 0
     max_in_flight: int = 0
+    #: "accept" per-request mm_processor_kwargs (vLLM with --trust-request-mm-kwargs, SGLang) or "refuse" them
+    mm_kwargs: str = "accept"
+    usage: bool = True  # report usage.prompt_tokens
+    #: the server processor's own (min_pixels, max_pixels); default: the served family's released defaults
+    processor_pixels: tuple[int, int] | None = None
+    factor: int | None = None  # the served family's grid (default: from the first model's name)
+    calibrations: list[ChatRequest] = field(default_factory=list)
 
     def __post_init__(self):
         self._lock = threading.Condition()
@@ -157,6 +198,19 @@ class FakeOpenAIServer:
         """Faults for the next chat requests, in order ("500", "429", "hang", "drop", "400", ...)."""
         for k in kinds:
             self.faults.append(k if isinstance(k, Fault) else Fault(str(k)))
+
+    def image_tokens(self, req: ChatRequest) -> int:
+        """How many image tokens this server's processor makes of the request's image."""
+        from vlparse.core.families import QWEN2_5_VL, guess_family_from_name
+
+        fam = guess_family_from_name(self.models[0]) or QWEN2_5_VL
+        factor = self.factor or fam.factor
+        lo, hi = self.processor_pixels or (fam.processor_min_pixels, fam.processor_max_pixels)
+        mm = req.params.get("mm_processor_kwargs") or {}
+        if self.mm_kwargs == "accept":
+            lo, hi = mm.get("min_pixels", lo), mm.get("max_pixels", hi)
+        w, h = smart_resize(*req.image_size, factor, lo, hi)
+        return (w // factor) * (h // factor)
 
     def answered(self) -> list[ChatRequest]:
         """Chat requests that got a normal answer."""
@@ -275,6 +329,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError, OSError) as e:
             self._error(400, f"bad request: {e}")
             return
+        if self._refused(req):
+            return
+        if req.params.get("max_tokens") == 1:  # vlparse's calibration request: no fault, no gate
+            with fake._lock:
+                fake.calibrations.append(req)
+            self._answer(req, Reply("x", "length", 1))
+            return
         fault = fake._next_fault()
         req.fault = fault.kind if fault else None
         with fake._lock:
@@ -288,18 +349,45 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(404, f"The model `{req.model}` does not exist.")
                 return
             reply = fake.responder(req)
-            if isinstance(reply, str):
-                reply = Reply(reply)
-            tokens = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.text) // 4)
-            self._send_json(200, {
-                "id": f"chatcmpl-{len(fake.chat_requests)}", "object": "chat.completion", "created": int(time.time()),
-                "model": req.model,
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
-                             "finish_reason": reply.finish_reason, "stop_reason": None}],
-                "usage": {"prompt_tokens": 100, "completion_tokens": tokens, "total_tokens": 100 + tokens},
-            })
+            self._answer(req, Reply(reply) if isinstance(reply, str) else reply)
         finally:
             fake._leave()
+
+    def _prompt_tokens(self, req: ChatRequest) -> int:
+        return text_tokens(req.system, req.user) + (self.fake.image_tokens(req) if req.image_size else 0)
+
+    def _refused(self, req: ChatRequest) -> bool:
+        """vLLM's 400s: per-request processor kwargs when not trusted, a prompt + max_tokens over the context."""
+        fake = self.fake
+        if fake.mm_kwargs == "refuse" and req.params.get("mm_processor_kwargs"):
+            req.fault = "400"
+            with fake._lock:
+                fake.chat_requests.append(req)
+            self._error(400, REFUSE_KWARGS)
+            return True
+        need = self._prompt_tokens(req) + int(req.params.get("max_tokens") or 0)
+        if fake.max_model_len and need > fake.max_model_len:
+            req.fault = "400"
+            with fake._lock:
+                fake.chat_requests.append(req)
+            self._error(400, f"This model's maximum context length is {fake.max_model_len} tokens. However, you "
+                             f"requested {need} tokens.")
+            return True
+        return False
+
+    def _answer(self, req: ChatRequest, reply: Reply) -> None:
+        fake = self.fake
+        tokens = reply.completion_tokens if reply.completion_tokens is not None else max(1, len(reply.text) // 4)
+        payload: dict[str, Any] = {
+            "id": f"chatcmpl-{len(fake.chat_requests)}", "object": "chat.completion", "created": int(time.time()),
+            "model": req.model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.text},
+                         "finish_reason": reply.finish_reason, "stop_reason": None}],
+        }
+        if fake.usage:
+            prompt = self._prompt_tokens(req)
+            payload["usage"] = {"prompt_tokens": prompt, "completion_tokens": tokens, "total_tokens": prompt + tokens}
+        self._send_json(200, payload)
 
     def _inject(self, fault: Fault) -> None:
         if fault.kind == "hang":  # say nothing until the client gives up (or the server stops), then drop

@@ -239,12 +239,13 @@ def _raises(fn, *args):
 
 @pytest.mark.parametrize("family,fmt", [(QWEN3, "png"), (QWEN25, "webp")])
 def test_other_families_and_lossless_webp_keep_the_pixels(family, fmt, server):
-    [req] = requests_for(1, family=family, size=(64, 96))  # Qwen3-VL: 32-pixel grid
+    server.models = (family.example_model,)
+    [req] = requests_for(1, family=family, size=(256, 288))  # Qwen3-VL: 32-pixel grid
     with backend(server.url, family=family, image_format=fmt) as b:
         [ans] = b.generate([req])
     [got] = server.chat_requests
     assert ans.finish_reason == "stop" and got.image_format == fmt
-    assert got.image_size == (64, 96) and got.image_hash == pixel_hash(req.image)
+    assert got.image_size == (256, 288) and got.image_hash == pixel_hash(req.image)
     assert got.params["mm_processor_kwargs"] == {"min_pixels": family.default_min_pixels(),
                                                  "max_pixels": family.default_max_pixels("doc")}
 
@@ -451,3 +452,139 @@ def test_the_family_and_model_name_come_from_the_server_when_not_given(tmp_path,
     doc = json.loads((tmp_path / "out.json").read_text())
     assert doc["family"] == "qwen2.5-vl" and doc["model"] == "Qwen/Qwen2.5-VL-7B-Instruct"
     assert doc["pages"][0]["blocks"][0]["text"] == "Title 1"
+
+
+# -- current vLLM: per-request processor kwargs refused, exactness checked from usage.prompt_tokens -------
+def test_refused_processor_kwargs_fall_back_once_and_pages_stay_exact(capsys):
+    """vLLM 0.32 without --trust-request-mm-kwargs answers 400: vlparse resends without them, once for the run."""
+    with FakeOpenAIServer(lambda req: req.image_hash, mm_kwargs="refuse") as srv, \
+            backend(srv.url, concurrency=1) as b:
+        reqs = requests_for(3, size=(280, 336))  # inside the server's own pixel range: not resampled
+        answers = b.generate(reqs)
+        assert b.kwargs_accepted is False
+    assert [a.text for a in answers] == [pixel_hash(r.image) for r in reqs]
+    refused = [r for r in srv.chat_requests if "mm_processor_kwargs" in r.params]
+    assert len(refused) == 1  # detected once, not once per page
+    assert [r.image_hash for r in srv.answered()] == [pixel_hash(r.image) for r in reqs]
+    assert all("mm_processor_kwargs" not in r.params for r in srv.answered())
+    assert capsys.readouterr().err.count("--trust-request-mm-kwargs") == 1
+
+
+def test_a_server_that_resizes_pages_stops_the_run_at_the_first_page_naming_the_flag():
+    # kwargs refused and the server's own max_pixels is below the page: the server would resample it
+    with FakeOpenAIServer(lambda req: "x", mm_kwargs="refuse", processor_pixels=(3136, 200 * 28 * 28)) as srv, \
+            backend(srv.url, concurrency=1) as b:
+        with pytest.raises(BackendError) as e:
+            b.generate(requests_for(3, size=(560, 560)))  # 400 image tokens, the server makes <= 200
+    assert e.value.exit_code == EXIT_BACKEND
+    msg = e.value.message
+    assert "doc.pdf#1 was sent as 560x560 (400 image tokens)" in msg and "\n" not in msg
+    assert "--mm-processor-kwargs '{\"min_pixels\": 3136, \"max_pixels\": 2195200}'" in msg
+    assert len(srv.answered()) == 1  # stopped at the first page
+
+
+def test_a_served_model_of_another_grid_is_caught_even_when_kwargs_are_accepted():
+    with FakeOpenAIServer(models=("Qwen/Qwen3-VL-8B-Instruct",)) as srv, backend(srv.url, family=QWEN25) as b:
+        with pytest.raises(BackendError, match="check --family"):
+            b.generate(requests_for(1, size=(280, 336)))
+
+
+def test_the_prompt_is_measured_once_with_a_calibration_request(server):
+    with backend(server.url, concurrency=1) as b:
+        b.generate(requests_for(3))
+    [cal] = server.calibrations
+    assert cal.params["max_tokens"] == 1 and (cal.system, cal.user) == (PROMPT.system, PROMPT.user)
+    assert cal.image_size == (56, 56)
+
+
+def test_a_server_without_usage_gets_one_warning(capsys):
+    with FakeOpenAIServer(lambda req: "fine", usage=False) as srv, backend(srv.url, concurrency=1) as b:
+        answers = b.generate(requests_for(3))
+    assert all(a.text == "fine" for a in answers)
+    assert capsys.readouterr().err.count("reports no token usage") == 1
+
+
+def test_max_tokens_fills_the_context_exactly():
+    """The prompt's real token count, not a cautious bound: vLLM refuses prompt + max_tokens > max_model_len."""
+    from fake_openai_server import text_tokens
+
+    text = text_tokens(PROMPT.system, PROMPT.user)
+    with FakeOpenAIServer(max_model_len=100 + text + 40) as srv, backend(srv.url) as b:
+        [req] = requests_for(1, size=(280, 280))  # 100 image tokens
+        [ans] = b.generate([Request(req.key, req.image, PROMPT, 8192, 0.0, 1.0, 3136, 2_195_200)])
+    assert ans.finish_reason == "stop"
+    assert srv.chat_requests[0].params["max_tokens"] == 40 == ans.meta["max_tokens"]
+
+
+# -- circuit breaker -----------------------------------------------------------------------------------
+def test_a_dead_only_server_stops_the_run_instead_of_retrying_every_page():
+    srv = FakeOpenAIServer(lambda req: "ok").start()
+    b = backend(srv.url, concurrency=2, retries=4)
+    b.generate(requests_for(1))
+    srv.stop()  # the server dies mid-run
+    try:
+        with pytest.raises(BackendError) as e:
+            b.generate(requests_for(20))
+    finally:
+        b.close()
+    assert e.value.exit_code == EXIT_BACKEND and "stopped answering" in e.value.message
+    assert sum(s.sent for s in b.servers) <= 1 + 1 + 3 + 2  # 3 failures open the breaker; not 20 x 5 attempts
+
+
+def test_429_and_5xx_do_not_count_as_a_dead_server(server):
+    server.inject("500", "503", "429", "502", "500")
+    with backend(server.url, concurrency=1, retries=6) as b:
+        [ans] = b.generate(requests_for(1))
+        assert b.servers[0].dead_until == 0.0
+    assert ans.finish_reason == "stop"
+
+
+def test_a_dead_server_among_several_is_left_alone_and_the_others_finish(server):
+    other = FakeOpenAIServer(lambda req: "ok").start()
+    other_url = other.url
+    with backend([other_url, server.url], concurrency=1, retries=4) as b:
+        other.stop()
+        answers = b.generate(requests_for(6))
+        dead = next(s for s in b.servers if s.url == other_url)
+        assert dead.dead_until > 0
+    assert all(a.finish_reason == "stop" for a in answers)
+    assert len(server.answered()) == 6
+
+
+# -- through the CLI: context limit, served model on resume, refused kwargs --------------------------------
+def test_a_stop_at_the_context_limit_vlparse_set_is_not_blamed_on_max_new_tokens(tmp_path, cli):
+    photo = tmp_path / "photo.png"
+    noise(280, 280, seed=1).save(photo)
+    with FakeOpenAIServer(lambda req: Reply('```json\n[{"bbox_2d": [1, 2', "length", 20), max_model_len=600) as srv:
+        res = cli("ground", photo, "car", "--backend", "openai", "--base-url", srv.url, "--family", "qwen2.5-vl",
+                  "--retries", "0", "-o", tmp_path / "out.jsonl")
+    assert res.exit_code == 0, res.stderr
+    [rec] = [json.loads(ln) for ln in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert rec["status"] == "truncated"
+    text = " ".join(rec["warnings"])
+    assert "end of the server's context" in text and "--max-new-tokens" not in text
+
+
+def test_resume_notices_a_different_served_model_when_only_family_is_given(tmp_path, cli):
+    pdf = make_pdf(tmp_path / "file.pdf", pages=2)
+    args = ("doc", pdf, "--backend", "openai", "--family", "qwen2.5-vl", "--json", "-o", tmp_path / "out")
+    with FakeOpenAIServer(lambda req: page_answer(1), models=("Qwen/Qwen2.5-VL-7B-Instruct",)) as srv:
+        res = cli(*args, "--base-url", srv.url)
+    assert res.exit_code == 0, res.stderr
+    with FakeOpenAIServer(lambda req: page_answer(1), models=("Qwen/Qwen2.5-VL-72B-Instruct",)) as other:
+        res = cli(*args, "--base-url", other.url)
+    assert res.exit_code == 0, res.stderr
+    assert len(other.chat_requests) == 2  # another model: the pages are redone, not resumed
+    doc = json.loads((tmp_path / "out" / "file.json").read_text())
+    assert doc["model"] == "Qwen/Qwen2.5-VL-72B-Instruct"
+
+
+def test_a_resizing_server_through_the_cli_is_exit_5_with_one_line(tmp_path, cli):
+    pdf = make_pdf(tmp_path / "file.pdf", pages=3)
+    with FakeOpenAIServer(lambda req: page_answer(1), mm_kwargs="refuse", processor_pixels=(3136, 500 * 784)) as srv:
+        res = cli("doc", pdf, "--backend", "openai", "--base-url", srv.url, "--concurrency", "1",
+                  "-o", tmp_path / "out")
+    assert res.exit_code == EXIT_BACKEND, res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("vlparse: error:")]
+    assert len(errors) == 1 and "--mm-processor-kwargs" in errors[0] and "Traceback" not in res.stderr
+    assert len(srv.answered()) == 1

@@ -14,19 +14,25 @@ BACKENDS = BackendKind.values()
 
 
 def resolve_family(opts: BackendOptions) -> Family:
-    """The family decides rendering (factor) and parsing, so it is known before any model loads."""
+    """The family decides rendering (factor) and parsing, so it is known before any model loads.
+
+    With a server and no ``--api-model``, the server is asked for its one served model even when ``--family``
+    is given: the model's name goes into the results and the resume fingerprint, so a rerun against a server
+    that now serves another model redoes the pages instead of resuming them.
+    """
+    if opts.from_output is None and opts.backend == "openai" and not (opts.api_model or opts.model) \
+            and opts.base_urls:
+        from vlparse.backends.openai import served_models
+
+        served = served_models(opts.base_urls[0], opts.api_key)
+        if len(served) == 1:  # several: the backend asks for --api-model
+            opts.api_model = served[0]
     if opts.family:
         return get_family(opts.family)
     if opts.from_output is not None:
         raise UsageError("--from-output needs --family (the answer's coordinate language depends on it)")
     if opts.backend == "openai":
         name = opts.api_model or opts.model
-        if not name and opts.base_urls:  # ask the server: one served model names itself
-            from vlparse.backends.openai import served_models
-
-            served = served_models(opts.base_urls[0], opts.api_key)
-            if len(served) == 1:
-                name = opts.api_model = served[0]
         guess = guess_family_from_name(name or "")
         if guess is None:
             raise UsageError("--backend openai needs --family when the served model's name does not say it "
@@ -56,6 +62,15 @@ def backend_factory(opts: BackendOptions, family: Family, *, only_page: int | No
                                  concurrency=opts.concurrency, timeout=opts.timeout)
 
         return make_openai
+    if opts.backend == "vllm":
+
+        def make_vllm() -> Backend:
+            from vlparse.backends.vllm_offline import VllmBackend
+
+            return VllmBackend(family, opts.model_name, tensor_parallel_size=opts.tensor_parallel_size,
+                               dtype=str(opts.dtype), batch_size=opts.batch_size)
+
+        return make_vllm
     if opts.backend != "local":
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)} (got '{opts.backend}')")
 

@@ -12,6 +12,14 @@ is (the image is on the factor grid inside the budget, so ``smart_resize`` is th
   (``Retry-After`` honoured); when the retries are spent, that page's answer is an error and the run
   goes on. A rejected API key or a missing endpoint dooms the run (:class:`BackendError`, exit 5).
 - At start, ``GET {base}/models`` checks that the servers answer and serve the model.
+- Current vLLM refuses per-request ``mm_processor_kwargs`` unless started with ``--trust-request-mm-kwargs``:
+  the refusal (HTTP 400) is detected once and pages are then sent without them. Either way exactness is
+  verified, not trusted: a calibration request (``max_tokens`` 1, an image of known size) measures the
+  prompt's text tokens once per prompt, and every answer's ``usage.prompt_tokens`` must equal them plus the
+  page's grid ``(w/factor)·(h/factor)``; a server that resized a page stops the run (exit 5) with the flag to
+  change. The same count makes the ``max_tokens`` fitted to ``max_model_len`` exact.
+- Circuit breaker: :data:`DEAD_AFTER` connection failures in a row leave a server alone for :data:`DEAD_FOR`
+  seconds; with every server dead the run stops (exit 5) instead of retrying each remaining page.
 
 Only the standard library is used (``http.client`` + ``concurrent.futures``): sockets of requests in
 flight are tracked, so an interrupted run closes them at once (vLLM then aborts the generation).
@@ -23,12 +31,14 @@ import base64
 import http.client
 import io
 import json
+import math
 import random
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from concurrent.futures import Future, FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
@@ -50,6 +60,9 @@ TEMPLATE_TOKENS = 64
 RETRIES = 4
 BACKOFF = 1.0
 MAX_BACKOFF = 30.0
+#: circuit breaker: connection failures in a row that mark a server dead, and for how many seconds
+DEAD_AFTER = 3
+DEAD_FOR = 30.0
 
 
 # -- pure helpers ----------------------------------------------------------------------------------
@@ -92,15 +105,35 @@ def processor_kwargs(family: Family, min_pixels: int | None, max_pixels: int | N
     return {"min_pixels": int(min_pixels), "max_pixels": int(max_pixels)}
 
 
-def prompt_tokens_bound(family: Family, request: Request) -> int:
-    """An upper bound on the prompt's tokens: the image's visual tokens plus one token per character."""
+def grid_tokens(family: Family, size: tuple[int, int]) -> int:
+    """The image tokens of an image already on the family's grid: ``(w / factor) * (h / factor)``."""
     if family.fixed_size:
-        visual = 256
-    else:
-        w, h = request.image.size
-        visual = (w // family.factor) * (h // family.factor)
-    text = len(request.prompt.user) + len(request.prompt.system or "")
-    return visual + text + TEMPLATE_TOKENS
+        return 256
+    w, h = size
+    return (w // family.factor) * (h // family.factor)
+
+
+def prompt_tokens_needed(family: Family, request: Request, text_tokens: int | None = None) -> int:
+    """The prompt's tokens: the image's tokens plus the text's, exact when the text's count is known (measured
+    from the server), else an upper bound of one token per character plus the chat template."""
+    if text_tokens is None:
+        text_tokens = len(request.prompt.user) + len(request.prompt.system or "") + TEMPLATE_TOKENS
+    return grid_tokens(family, request.image.size) + text_tokens
+
+
+def calibration_image(family: Family, min_pixels: int | None):
+    """A small blank square on the family's grid that no processor resizes (at least its own minimum)."""
+    from PIL import Image
+
+    floor = max(min_pixels or 0, family.processor_min_pixels, 4 * family.factor**2)
+    side = family.factor * math.ceil(math.sqrt(floor) / family.factor)
+    return Image.new("RGB", (side, side), "white")
+
+
+def kwargs_refused(message: str) -> bool:
+    """A 400 that refuses per-request processor kwargs (vLLM without --trust-request-mm-kwargs)."""
+    low = message.lower()
+    return "mm_processor_kwargs" in low or "trust-request-mm-kwargs" in low or "trust_request_mm_kwargs" in low
 
 
 def chat_body(request: Request, family: Family, model: str, image_url: str, max_tokens: int) -> dict[str, Any]:
@@ -212,10 +245,27 @@ def describe_oserror(err: BaseException, timeout: float, host: str) -> str:
 class _Transient(Exception):
     """A failure worth retrying (connection trouble, timeout, 429/5xx)."""
 
-    def __init__(self, reason: str, retry_after: float | None = None):
+    def __init__(self, reason: str, retry_after: float | None = None, connection: bool = False):
         super().__init__(reason)
         self.reason = reason
         self.retry_after = retry_after
+        self.connection = connection  # no HTTP answer at all (counts towards the circuit breaker)
+
+
+class _Refused(Exception):
+    """The server answered the request with a refusal not worth retrying (e.g. HTTP 400)."""
+
+    def __init__(self, message: str, server: str, attempts: int):
+        super().__init__(message)
+        self.message, self.server, self.attempts = message, server, attempts
+
+
+class _Spent(Exception):
+    """Every attempt failed with a transient error."""
+
+    def __init__(self, message: str, attempts: int):
+        super().__init__(message)
+        self.message, self.attempts = message, attempts
 
 
 class _Stopped(Exception):
@@ -232,6 +282,8 @@ class Server:
     in_flight: int = 0
     sent: int = 0
     avoid_until: float = 0.0  # monotonic time before which the server is only used when nothing else is free
+    failures: int = 0  # connection failures in a row
+    dead_until: float = 0.0  # monotonic time before which the server gets no request (circuit breaker open)
 
     def __post_init__(self):
         p = urlsplit(self.url)
@@ -239,6 +291,16 @@ class Server:
         self.host = p.hostname or ""
         self.port = p.port or (443 if self.https else 80)
         self.path = p.path
+
+
+@dataclass
+class _Lease:
+    """One slot on a server for one exchange; what happened decides how the slot is given back."""
+
+    server: Server
+    answered: bool = False  # an HTTP answer came back (any status)
+    connection_failed: str = ""  # why no HTTP answer came back (connection trouble), if so
+    avoid_for: float = 0.0  # seconds to prefer other servers afterwards
 
 
 class Client:
@@ -279,7 +341,8 @@ class Client:
         except (OSError, http.client.HTTPException) as e:
             if self.stopped.is_set():
                 raise _Stopped() from None
-            raise _Transient(describe_oserror(e, timeout, server.host)) from None
+            timed_out = isinstance(e, (socket.timeout, TimeoutError))
+            raise _Transient(describe_oserror(e, timeout, server.host), connection=not timed_out) from None
         finally:
             with self._lock:
                 self._conns.discard(conn)
@@ -335,7 +398,7 @@ class OpenAIBackend(Backend):
     def __init__(self, family: Family, base_urls: Sequence[str], api_model: str | None = None,
                  api_key: str | None = None, *, concurrency: int = CONCURRENCY, timeout: float = TIMEOUT, retries: int | None = None,
                  backoff: float | None = None, max_backoff: float | None = None, image_format: str = "png",
-                 check_timeout: float = 15.0):
+                 check_timeout: float = 15.0, verify: bool = True):
         if not base_urls:
             raise UsageError("--backend openai needs --base-url (e.g. --base-url http://127.0.0.1:8000/v1)")
         if concurrency < 1:
@@ -354,6 +417,14 @@ class OpenAIBackend(Backend):
         self._stop = self.client.stopped
         self._rng = random.Random()
         self._lock = threading.Condition()  # guards the servers' slot counts
+        self._last_failure = ""
+        #: whether the server takes per-request mm_processor_kwargs (None: not known yet)
+        self.kwargs_accepted: bool | None = None
+        #: whether answers carry usage.prompt_tokens (None: not known yet); ``verify``: check the image tokens
+        self.usage_reported: bool | None = None
+        self.verify = verify
+        self._calibrating = threading.Lock()
+        self._prompt_text: dict[tuple[str | None, str], int] = {}
         self._pool: ThreadPoolExecutor | None = None
         self.servers = [Server(u) for u in urls]
         self.context_len: int | None = None
@@ -411,86 +482,223 @@ class OpenAIBackend(Backend):
         return distinct[0]
 
     # -- scheduling ------------------------------------------------------------------------------
+    @contextmanager
+    def _slot(self) -> Iterator[_Lease]:
+        """A free slot on the least-loaded live server, held for one exchange (see :class:`_Lease`)."""
+        lease = _Lease(self._acquire())
+        try:
+            yield lease
+        finally:
+            self._release(lease)
+
     def _acquire(self) -> Server:
-        """The least-loaded server with a free slot (servers that just failed only as a last resort)."""
+        """The least-loaded live server with a free slot (servers that just failed only as a last resort).
+
+        When every server is dead (:data:`DEAD_AFTER` connection failures in a row, for :data:`DEAD_FOR`
+        seconds) the run stops: :class:`ServerUnreachable`, exit 5, finished pages kept for resume.
+        """
         with self._lock:
             while True:
                 if self._stop.is_set():
                     raise _Stopped()
-                free = [s for s in self.servers if s.in_flight < self.concurrency]
+                now = time.monotonic()
+                live = [s for s in self.servers if s.dead_until <= now]
+                if not live:
+                    which = self.servers[0].url if len(self.servers) == 1 else f"all {len(self.servers)} servers"
+                    raise ServerUnreachable(
+                        f"{which} stopped answering ({DEAD_AFTER} failed connections in a row; last: "
+                        f"{self._last_failure}): finished pages are kept, rerun the same command to resume")
+                free = [s for s in live if s.in_flight < self.concurrency]
                 if free:
-                    now = time.monotonic()
                     pick = min(free, key=lambda s: (s.avoid_until > now, s.in_flight, s.sent))
                     pick.in_flight += 1
                     pick.sent += 1
                     return pick
                 self._lock.wait(0.5)
 
-    def _release(self, server: Server, avoid_for: float = 0.0) -> None:
+    def _release(self, lease: _Lease) -> None:
+        server = lease.server
         with self._lock:
             server.in_flight -= 1
-            if avoid_for:
-                server.avoid_until = max(server.avoid_until, time.monotonic() + avoid_for)
+            if lease.avoid_for:
+                server.avoid_until = max(server.avoid_until, time.monotonic() + lease.avoid_for)
+            if lease.connection_failed:  # the circuit breaker: consecutive connection failures
+                server.failures += 1
+                self._last_failure = f"{server.url}: {lease.connection_failed}"
+                if server.failures >= DEAD_AFTER and server.dead_until <= time.monotonic():
+                    server.dead_until = time.monotonic() + DEAD_FOR
+                    server.failures = 0
+                    console.warn(f"the server at {server.url} stopped answering ({lease.connection_failed}); "
+                                 f"leaving it alone for {DEAD_FOR:g} s")
+            elif lease.answered:  # any HTTP answer, 429 and 5xx included, proves the server is there
+                server.failures = 0
             self._lock.notify_all()
 
-    # -- one request, with retries ------------------------------------------------------------------
-    def _max_tokens(self, request: Request) -> int:
-        if self.context_len is None:
-            return request.max_new_tokens
-        return min(request.max_new_tokens, self.context_len - prompt_tokens_bound(self.family, request))
+    # -- one exchange, with retries -----------------------------------------------------------------
+    def _send(self, key: str, body: dict[str, Any], mm: dict[str, int] | None, parse=parse_completion):
+        """POST one chat request, retried on 429/5xx/connection trouble: ``(server, parse(answer), attempts)``.
 
-    def _complete(self, request: Request) -> Answer:
-        max_tokens = self._max_tokens(request)
-        if max_tokens < 16:
-            return Answer(request.key, "", "error", error=(
-                f"the page needs about {prompt_tokens_bound(self.family, request)} tokens of context but the server's "
-                f"max_model_len is {self.context_len}: restart it with a larger --max-model-len or use a smaller "
-                "--max-pixels"))
-        body = json.dumps(chat_body(request, self.family, self.model_name,
-                                    encode_image(request.image, self.image_format), max_tokens)).encode("utf-8")
+        A refusal of the per-request processor kwargs is remembered and the request resent without them (not
+        counted as an attempt). Other refusals raise :class:`_Refused`, spent retries :class:`_Spent`;
+        a rejected key or a missing endpoint dooms the run (:class:`BackendError`).
+        """
         attempts = self.retries + 1
+        attempt = 0
         reason = ""
-        for attempt in range(1, attempts + 1):
-            server = self._acquire()
-            try:
-                status, headers, data = self.client.exchange(server, "POST", "/chat/completions", body, self.timeout)
-                if status == 200:
-                    try:
-                        text, finish, new_tokens, prompt_tokens = parse_completion(json.loads(data))
-                    except (ValueError, TypeError) as e:  # includes JSON errors: a garbled answer, ask again
-                        raise _Transient(f"unusable answer: {e}") from None
-                    self._release(server)
-                    meta = {"server": server.url, "attempts": attempt}
-                    if prompt_tokens is not None:
-                        meta["prompt_tokens"] = prompt_tokens
-                    if max_tokens < request.max_new_tokens:
-                        meta["max_tokens"] = max_tokens
-                    return Answer(request.key, text, finish, new_tokens, meta=meta)
-                if status in RETRY_STATUS:
-                    raise _Transient(f"HTTP {status}: {error_message(data)}", _retry_after(headers))
-            except _Transient as e:
-                reason = f"{server.url}: {e.reason}"
-                delay = retry_delay(attempt, self.backoff, self.max_backoff, e.retry_after, self._rng)
-                self._release(server, avoid_for=delay)
+        while attempt < attempts:
+            attempt += 1
+            send_mm = mm if self.kwargs_accepted is not False else None
+            payload = json.dumps({**body, "mm_processor_kwargs": send_mm} if send_mm else body).encode("utf-8")
+            transient = False
+            with self._slot() as lease:
+                server = lease.server
+                try:
+                    status, headers, data = self.client.exchange(server, "POST", "/chat/completions", payload,
+                                                                 self.timeout)
+                    lease.answered = True
+                    if status == 200:
+                        try:
+                            result = parse(json.loads(data))
+                        except (ValueError, TypeError) as e:  # includes JSON errors: a garbled answer, ask again
+                            raise _Transient(f"unusable answer: {e}") from None
+                        if send_mm and self.kwargs_accepted is None:
+                            self.kwargs_accepted = True
+                        return server, result, attempt
+                    if status in RETRY_STATUS:
+                        raise _Transient(f"HTTP {status}: {error_message(data)}", _retry_after(headers))
+                except _Transient as e:
+                    transient = True
+                    reason = f"{server.url}: {e.reason}"
+                    delay = lease.avoid_for = retry_delay(attempt, self.backoff, self.max_backoff, e.retry_after,
+                                                          self._rng)
+                    lease.connection_failed = e.reason if e.connection else ""
+            if transient:
                 if attempt < attempts:
-                    console.verbose(f"{request.key}: {reason}; retrying in {delay:.1f} s ({attempt}/{attempts - 1})")
+                    console.verbose(f"{key}: {reason}; retrying in {delay:.1f} s ({attempt}/{attempts - 1})")
                     if self._stop.wait(delay):
-                        raise _Stopped() from None
+                        raise _Stopped()
                 continue
-            except BaseException:
-                self._release(server)
-                raise
-            self._release(server)
+            message = error_message(data)
+            if status == 400 and send_mm and kwargs_refused(message):
+                self._refuse_kwargs(message)
+                attempt -= 1
+                continue
             if status in (401, 403):
                 raise BackendError(self.client.auth_message(server, status))
             if status == 404:
                 raise BackendError(f"the server at {server.url} answered POST /chat/completions with HTTP 404: "
-                                   f"{error_message(data)}")
-            return Answer(request.key, "", "error",
-                          error=f"the server refused the request (HTTP {status}): {error_message(data)}",
-                          meta={"server": server.url, "attempts": attempt})
-        return Answer(request.key, "", "error", error=f"no answer after {attempts} attempts (last: {reason})",
-                      meta={"attempts": attempts})
+                                   f"{message}")
+            raise _Refused(f"the server refused the request (HTTP {status}): {message}", server.url, attempt)
+        raise _Spent(f"no answer after {attempts} attempts (last: {reason})", attempts)
+
+    def _refuse_kwargs(self, message: str) -> None:
+        with self._lock:
+            first = self.kwargs_accepted is not False
+            self.kwargs_accepted = False
+        if first:
+            console.warn("the server refuses per-request pixel budgets (vLLM: start it with "
+                         "--trust-request-mm-kwargs); sending pages as they are and checking from the token counts "
+                         "that the server does not resize them")
+
+    # -- exactness: the server must see the page at the size vlparse rendered it ---------------------
+    def _text_tokens(self, request: Request) -> int | None:
+        """The prompt's text tokens (chat template included) as the server counts them, or None when unknown.
+
+        Measured once per prompt with a calibration request (``max_tokens`` 1) whose image has a known number of
+        image tokens: ``usage.prompt_tokens`` minus that grid.
+        """
+        if self.family.fixed_size or not self.verify:
+            return None
+        key = (request.prompt.system, request.prompt.user)
+        with self._calibrating:
+            if key in self._prompt_text:
+                return self._prompt_text[key]
+            if self.usage_reported is False:
+                return None
+            image = calibration_image(self.family, request.min_pixels)
+            probe = Request("calibration", image, request.prompt, 1, 0.0, 1.0, request.min_pixels,
+                            request.max_pixels)
+            body = chat_body(probe, self.family, self.model_name, encode_image(image, self.image_format), 1)
+            mm = body.pop("mm_processor_kwargs", None)
+            _, (_, _, _, prompt_tokens), _ = self._send("calibration", body, mm)
+            if prompt_tokens is None:
+                self._no_usage()
+                return None
+            self.usage_reported = True
+            grid = grid_tokens(self.family, image.size)
+            text = int(prompt_tokens) - grid
+            if text <= 0:
+                raise BackendError(self._resized_message(image.size, grid, int(prompt_tokens), None))
+            self._prompt_text[key] = text
+            return text
+
+    def _no_usage(self) -> None:
+        with self._lock:
+            first = self.usage_reported is not False
+            self.usage_reported = False
+        if first:
+            console.warn("the server reports no token usage: vlparse cannot check that it kept the page images at "
+                         "their size (exactness of the coordinates unverified)")
+
+    def _verify(self, request: Request, prompt_tokens: int | None, text_tokens: int | None) -> None:
+        if self.family.fixed_size or not self.verify:
+            return
+        if prompt_tokens is None:
+            self._no_usage()
+            return
+        if text_tokens is None:
+            return
+        grid = grid_tokens(self.family, request.image.size)
+        if int(prompt_tokens) - text_tokens != grid:
+            raise BackendError(self._resized_message(request.image.size, grid, int(prompt_tokens) - text_tokens,
+                                                     request))
+
+    def _resized_message(self, size: tuple[int, int], grid: int, got: int, request: Request | None) -> str:
+        lo = request.min_pixels if request and request.min_pixels else self.family.default_min_pixels()
+        hi = request.max_pixels if request and request.max_pixels else self.family.default_max_pixels("doc")
+        flag = f"--mm-processor-kwargs '{{\"min_pixels\": {lo}, \"max_pixels\": {hi}}}'"
+        what = f"{request.key} " if request else "a calibration image "
+        head = (f"the server resized the page images: {what}was sent as {size[0]}x{size[1]} ({grid} image tokens) "
+                f"but the server made {got} image tokens of it, so boxes would be misplaced; ")
+        if self.kwargs_accepted is False:
+            return head + f"restart the server with {flag} (or with --trust-request-mm-kwargs)"
+        return head + (f"check --family ({self.family.title}: {self.family.factor}-pixel grid) or restart the "
+                       f"server with {flag}")
+
+    # -- one request --------------------------------------------------------------------------------
+    def _max_tokens(self, request: Request, text_tokens: int | None = None) -> int:
+        if self.context_len is None:
+            return request.max_new_tokens
+        return min(request.max_new_tokens, self.context_len - prompt_tokens_needed(self.family, request, text_tokens))
+
+    def _complete(self, request: Request) -> Answer:
+        try:
+            text_tokens = self._text_tokens(request)
+        except (_Refused, _Spent) as e:
+            return Answer(request.key, "", "error", error=f"measuring the prompt's tokens failed: {e.message}")
+        max_tokens = self._max_tokens(request, text_tokens)
+        if max_tokens < 16:
+            need = prompt_tokens_needed(self.family, request, text_tokens)
+            return Answer(request.key, "", "error", error=(
+                f"the page needs {'about ' if text_tokens is None else ''}{need} tokens of context but the server's "
+                f"max_model_len is {self.context_len}: restart it with a larger --max-model-len or use a smaller "
+                "--max-pixels"))
+        body = chat_body(request, self.family, self.model_name, encode_image(request.image, self.image_format),
+                         max_tokens)
+        mm = body.pop("mm_processor_kwargs", None)
+        try:
+            server, (text, finish, new_tokens, prompt_tokens), attempts = self._send(request.key, body, mm)
+        except _Refused as e:
+            return Answer(request.key, "", "error", error=e.message, meta={"server": e.server, "attempts": e.attempts})
+        except _Spent as e:
+            return Answer(request.key, "", "error", error=e.message, meta={"attempts": e.attempts})
+        self._verify(request, prompt_tokens, text_tokens)
+        meta: dict[str, Any] = {"server": server.url, "attempts": attempts}
+        if prompt_tokens is not None:
+            meta["prompt_tokens"] = prompt_tokens
+        if max_tokens < request.max_new_tokens:
+            meta["max_tokens"] = max_tokens  # lowered to fit the server's context
+        return Answer(request.key, text, finish, new_tokens, meta=meta)
 
     # -- the interface ---------------------------------------------------------------------------
     streaming = True

@@ -64,6 +64,7 @@ class BackendKind(Choice):
 
     LOCAL = "local"  # transformers on this machine
     OPENAI = "openai"  # an OpenAI-compatible server (vLLM, SGLang)
+    VLLM = "vllm"  # vLLM's offline engine in this process
 
 
 class Dtype(Choice):
@@ -223,7 +224,8 @@ class BackendOptions:
     """How answers are produced: the model and where it runs (a local model, a server, recorded answers)."""
 
     backend: BackendKind = field(default=BACKEND, metadata=cli(
-        "--backend", help="local (transformers) | openai (vLLM / SGLang server).", panel=PANEL_SERVER))
+        "--backend", help="local (transformers) | openai (vLLM / SGLang server) | vllm (vLLM in-process).",
+        panel=PANEL_SERVER))
     model: str | None = field(default=None, metadata=cli(
         "--model", "-m", help="Hub id or local directory of a Qwen VL checkpoint (default: $VLPARSE_MODEL or "
         "Qwen/Qwen2.5-VL-7B-Instruct).", panel=PANEL_MODEL))
@@ -256,6 +258,9 @@ class BackendOptions:
     from_output: str | None = field(default=None, metadata=cli(
         "--from-output", help="Skip the model: take raw answers from FILE, DIR or - (needs --family).",
         panel=PANEL_MODEL))
+    tensor_parallel_size: int = field(default=1, metadata=cli(
+        "--tensor-parallel", help="--backend vllm: GPUs to split the model across (vLLM's tensor_parallel_size).",
+        panel=PANEL_MODEL, min=1))
 
     def __post_init__(self) -> None:
         from vlparse.core.errors import UsageError

@@ -294,7 +294,7 @@ class Runner:
             res = PageResult(w.page.info, FAILED, raw=ans.text, error=ans.error or "generation failed")
         else:
             try:
-                res = task.parse(ans.text, ans.finish_reason, w.page.info)
+                res = task.parse(ans.text, ans.finish_reason, w.page.info, context_limit=ans.meta.get("max_tokens"))
             except Exception as e:  # noqa: BLE001 - a parser bug must not cost the run
                 res = PageResult(w.page.info, FAILED, raw=ans.text, error=f"could not parse the answer: {e}")
         w.tries.append({"attempt": len(w.tries) + 1, **w.decoding.to_dict(), "finish_reason": ans.finish_reason,

@@ -61,12 +61,16 @@ class Task:
     date_order: str = "dmy"  # extract: how ambiguous numeric dates are read
     answer_format: str = "html"  # doc: "html" (QwenVL HTML) | "qwenvl-markdown" (Qwen3-VL's QwenVL Markdown)
 
-    def parse(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
+    def parse(self, text: str, finish_reason: str, info: PageInfo, *, context_limit: int | None = None) -> PageResult:
+        """``context_limit``: the backend lowered the token limit to this many new tokens to fit the server's
+        context (a stop there is the context's end, not ``--max-new-tokens``)."""
         if self.name == "doc":
-            return self._parse_doc(text, finish_reason, info)
-        if self.name == "extract":
-            return self._parse_extract(text, finish_reason, info)
-        return self._parse_ground(text, finish_reason, info)
+            res = self._parse_doc(text, finish_reason, info)
+        elif self.name == "extract":
+            res = self._parse_extract(text, finish_reason, info)
+        else:
+            res = self._parse_ground(text, finish_reason, info)
+        return _mark_finish(res, finish_reason, context_limit)
 
     def feedback(self, result: PageResult) -> str | None:
         """Extract: the validation errors to give back to the model in one more attempt, or None."""
@@ -99,7 +103,7 @@ class Task:
             res.status, res.error = FAILED, "the answer holds no JSON object"
         elif res.warnings:
             res.status = REPAIRED
-        return _mark_finish(res, finish_reason)
+        return res
 
     def _parse_doc(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
         if self.answer_format == "qwenvl-markdown":
@@ -112,7 +116,7 @@ class Task:
             parsed = parse_page_html(text, self.family, info)
         res = PageResult(info, parsed.status, list(parsed.warnings), list(parsed.blocks), raw=text,
                          error=parsed.error)
-        return _mark_finish(res, finish_reason)
+        return res
 
     def _parse_ground(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
         from vlparse.parse.grounding import parse_grounding
@@ -128,12 +132,16 @@ class Task:
             res.status = TRUNCATED
         elif res.warnings:
             res.status = REPAIRED
-        return _mark_finish(res, finish_reason)
+        return res
 
 
-def _mark_finish(res: PageResult, finish_reason: str) -> PageResult:
+def _mark_finish(res: PageResult, finish_reason: str, context_limit: int | None = None) -> PageResult:
     if finish_reason == "length" and res.status not in (REPETITION, FAILED):
-        if res.status != TRUNCATED:
+        if context_limit is not None:
+            res.warnings.append(f"the answer reached the end of the server's context (max_model_len): only "
+                                f"{context_limit} new tokens fit after this page; use a smaller --max-pixels or a "
+                                "server with a larger --max-model-len")
+        elif res.status != TRUNCATED:
             res.warnings.append("the answer stopped at the token limit (--max-new-tokens)")
         res.status = TRUNCATED
     return res

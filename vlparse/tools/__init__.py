@@ -1,4 +1,4 @@
-"""Tools beside the library's core path: the speed bench, synthetic checkpoints, the environment report.
+"""Tools beside the library's core path: the speed bench, synthetic checkpoints, the environment report, the probe.
 
 The names below are this package's surface for the command modules (imported lazily: the bench pulls in torch).
 """
@@ -13,6 +13,7 @@ _EXPORTS = {
     "print_bench_table": ("vlparse.tools.bench", "print_table"),
     "bench_json": ("vlparse.tools.bench", "to_json"),
     "environment_report": ("vlparse.tools.environment", "report"),
+    "probe_server": ("vlparse.tools.probe", "probe_server"),
 }
 __all__ = sorted(_EXPORTS)
 

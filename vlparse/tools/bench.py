@@ -66,18 +66,20 @@ class BenchOptions:
     password: str | None = None
     repeat: int = 3  # runs per measurement; the fastest counts (interference only ever slows a run)
     decode: str = "auto"  # fast_generate's mode: auto | eager | static | graph
+    #: the python of an environment with vLLM: adds the vLLM offline engine's path (a subprocess, same pages)
+    vllm_python: str | None = None
 
 
 @dataclass
 class Run:
-    path: str  # "cookbook" | "vlparse"
+    path: str  # "cookbook" | "vlparse" | "vllm"
     quant: str
     batch_size: int
     pages: int
     new_tokens: int  # generated tokens, all pages
     render_s: float
     model_s: float
-    prefill_s: float
+    prefill_s: float | None  # None: not measured (the vLLM path times the whole generate call)
     decode_s: float
     decode_steps: int
     peak_gpu_mem_gib: float | None
@@ -96,7 +98,8 @@ class Run:
         d.update(pages_per_s=self.pages / total, output_tok_per_s=self.output_tok_per_s,
                  decode_tok_per_s=decoded / self.decode_s if self.decode_s else None,
                  ms_per_decode_step=1e3 * self.decode_s / self.decode_steps if self.decode_steps else None,
-                 prefill_s_per_page=self.prefill_s / self.pages, render_share=self.render_s / total)
+                 prefill_s_per_page=self.prefill_s / self.pages if self.prefill_s is not None else None,
+                 render_share=self.render_s / total)
         return d
 
 
@@ -366,6 +369,8 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
     for q in opts.quants:
         if q not in ("none", "8bit", "4bit"):
             raise UsageError(f"--quant must be none, 8bit or 4bit (got '{q}')")
+    if opts.vllm_python and not opts.model:
+        raise UsageError("--vllm-python needs --model (a checkpoint directory vLLM can load)")
     if opts.check:
         if not opts.random_weights:
             raise UsageError("--check needs --random-weights ARCH")
@@ -409,8 +414,43 @@ def run_bench(opts: BenchOptions) -> dict[str, Any]:
             finally:
                 backend.close()
                 _free(backend.device)
+        if opts.vllm_python and "none" in baseline:
+            base = baseline["none"]
+            run = vllm_path(opts, result, images, prompt, budget, render_s, workdir, base.weights_gib)
+            run.speedup = run.output_tok_per_s / base.output_tok_per_s
+            result["runs"].append(run.row())
     result["peak_rss_gib"] = _peak_rss_gib()
     return result
+
+
+def vllm_path(opts: BenchOptions, result: dict[str, Any], images, prompt, budget: Budget, render_s: float,
+              workdir: Path, weights_gib: float) -> Run:
+    """The same pages through vLLM's offline engine, in a subprocess of ``opts.vllm_python``
+    (:mod:`vlparse.tools.bench_vllm`): vLLM pins its own torch, so it usually lives in its own environment."""
+    import subprocess
+
+    pages_dir = workdir / "vllm-pages"
+    pages_dir.mkdir(exist_ok=True)
+    paths = []
+    for i, img in enumerate(images):
+        paths.append(str(pages_dir / f"page{i + 1:04d}.png"))
+        img.save(paths[-1])
+    spec = {"model": result["model"], "family": result["family"], "pages": paths, "system": prompt.system,
+            "user": prompt.user, "new_tokens": opts.new_tokens, "min_pixels": budget.min_pixels,
+            "max_pixels": budget.max_pixels, "repeat": opts.repeat}
+    (workdir / "vllm-spec.json").write_text(json.dumps(spec))
+    try:
+        proc = subprocess.run([opts.vllm_python, "-m", "vlparse.tools.bench_vllm", str(workdir / "vllm-spec.json")],
+                              capture_output=True, text=True)
+    except OSError as e:
+        raise UsageError(f"--vllm-python {opts.vllm_python}: {e.strerror or e}") from None
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = " ".join(proc.stderr.split()[-40:])
+        raise ModelError(f"the vLLM path failed (exit {proc.returncode}): {tail}")
+    v = json.loads(lines[-1])
+    return Run("vllm", "none", v["pages"], v["pages"], v["tokens"], render_s, v["model_s"], None, 0.0, 0, None,
+               weights_gib, v["mode"])
 
 
 @contextmanager
@@ -499,7 +539,7 @@ def print_table(result: dict[str, Any]) -> None:
              f"({result['visual_tokens']} visual tokens), {result['new_tokens_per_page']} new tokens per page "
              "(EOS ignored)")
     t = Table(title=title, title_justify="left", caption="cookbook: one page at a time through generate; vlparse: "
-              "batched fast path (decode mode). tok/s over model time; pages/s include rendering.",
+              "batched fast path (decode mode); vllm: vLLM's offline engine, all pages in one generate call. tok/s over model time; pages/s include rendering.",
               caption_justify="left")
     for col in ("path", "quant", "batch", "pages/s", "tok/s", "ms/step", "prefill s/pg", "weights", "peak mem",
                 "render", "speed-up"):
@@ -507,9 +547,10 @@ def print_table(result: dict[str, Any]) -> None:
     for r in result["runs"]:
         mem = _gib(r["peak_gpu_mem_gib"]) if r["peak_gpu_mem_gib"] is not None else "n/a"
         step = f"{r['ms_per_decode_step']:.2f}" if r["ms_per_decode_step"] is not None else "-"
-        path = "cookbook" if r["path"] == "cookbook" else f"vlparse ({r['decode_mode']})"
+        prefill = f"{r['prefill_s_per_page']:.3f}" if r["prefill_s_per_page"] is not None else "-"
+        path = "cookbook" if r["path"] == "cookbook" else f"{r['path']} ({r['decode_mode']})"
         t.add_row(path, r["quant"], str(r["batch_size"]), f"{r['pages_per_s']:.2f}", f"{r['output_tok_per_s']:.1f}",
-                  step, f"{r['prefill_s_per_page']:.3f}", _gib(r["weights_gib"]), mem, f"{100 * r['render_share']:.0f}%",
+                  step, prefill, _gib(r["weights_gib"]), mem, f"{100 * r['render_share']:.0f}%",
                   f"{r['speedup']:.1f}x")
     con.print(t)
 

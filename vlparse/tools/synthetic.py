@@ -95,11 +95,23 @@ def architectures() -> dict[str, dict[str, Any]]:
     return {k: v for k, v in json.loads(text).items() if not k.startswith("_")}
 
 
-def tiny_arch(family: Family) -> dict[str, Any]:
-    """2 layers, hidden 64, real patch / merge geometry and the real vision-tower layout."""
-    text = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-            "num_key_value_heads": 2, "max_position_embeddings": 4096,
-            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [2, 3, 3]}}
+#: the tiny text model's attention head size (vLLM's CPU attention needs at least 32: ``head_dim=32``)
+TINY_HEAD_DIM = 16
+
+
+def tiny_arch(family: Family, *, head_dim: int = TINY_HEAD_DIM) -> dict[str, Any]:
+    """2 layers, hidden 64, real patch / merge geometry and the real vision-tower layout.
+
+    ``head_dim`` sets the text model's head size (64 / head_dim heads); the multimodal RoPE sections scale with it.
+    """
+    if head_dim < 8 or head_dim % 8 or 64 % head_dim:
+        raise UsageError(f"the tiny model's head size must be 8, 16, 32 or 64 (got {head_dim})")
+    heads = 64 // head_dim
+    scale = head_dim // 16 if head_dim >= 16 else 1
+    section = [2 * scale, 3 * scale, 3 * scale] if head_dim >= 16 else [1, 1, 2]
+    text = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": heads,
+            "num_key_value_heads": min(2, heads), "max_position_embeddings": 4096,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": section}}
     if family.name == "qwen2-vl":
         vision = {"depth": 2, "embed_dim": 32, "hidden_size": 64, "num_heads": 2, "mlp_ratio": 2,
                   "patch_size": 14, "spatial_merge_size": 2}
@@ -107,7 +119,7 @@ def tiny_arch(family: Family) -> dict[str, Any]:
         vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
                   "fullatt_block_indexes": [1], "window_size": 112, "patch_size": 14, "spatial_merge_size": 2}
     elif family.name == "qwen3-vl":
-        text["head_dim"] = 16
+        text["head_dim"] = head_dim
         text["rope_parameters"]["mrope_interleaved"] = True
         vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64,
                   "deepstack_visual_indexes": [0], "num_position_embeddings": 256, "patch_size": 16,
@@ -158,16 +170,18 @@ def make_processor(family: Family, tokenizer):
                chat_template=tokenizer.chat_template)
 
 
-def build_checkpoint(family: str | Family, out_dir: str | Path, *, arch: str | None = None, seed: int = 0) -> Path:
+def build_checkpoint(family: str | Family, out_dir: str | Path, *, arch: str | None = None, seed: int = 0,
+                     head_dim: int = TINY_HEAD_DIM) -> Path:
     """Write a random-weight checkpoint (model + processor) that ``--model out_dir`` loads.
 
     ``arch`` names a released size from architectures.json (e.g. "qwen2.5-vl-7b"); default: tiny.
+    ``head_dim``: the tiny model's text head size; vLLM (its CPU attention) needs ``head_dim=32`` or more.
     """
     import torch
     from transformers import AutoModelForImageTextToText
 
     fam = family if isinstance(family, Family) else get_family(family)
-    spec = tiny_arch(fam) if arch is None else architectures()[arch]
+    spec = tiny_arch(fam, head_dim=head_dim) if arch is None else architectures()[arch]
     tokenizer = build_tokenizer(fam)
     cfg = make_config(spec, tokenizer)
     torch.manual_seed(seed)
