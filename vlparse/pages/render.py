@@ -43,6 +43,7 @@ class PageError(VlparseError):
 class RenderedPage:
     image: object  # PIL.Image.Image, RGB, at the model's native size
     info: PageInfo
+    text_layer: object = None  # vlparse.pages.textlayer.TextLayer when the run verifies against it
 
 
 def page_ranges(spec: str | None) -> list[tuple[int, int | None]]:
@@ -205,6 +206,16 @@ class PdfSource(Source):
                 return page.rect.width, page.rect.height, page.rotation
             except Exception as e:  # noqa: BLE001
                 raise PageError(f"page {number} cannot be read: {_short(e)}") from None
+
+    def text_layer(self, number: int):
+        """The page's own text layer (:mod:`vlparse.pages.textlayer`), boxes in ``bbox_pt`` space."""
+        from vlparse.pages.textlayer import read_text_layer
+
+        with PDF_LOCK:
+            try:
+                return read_text_layer(self.doc[number - 1])
+            except Exception as e:  # noqa: BLE001 - one broken page must not cost the document
+                raise PageError(f"page {number}: text layer cannot be read: {_short(e)}") from None
 
     def page(self, number: int, family: Family, budget: Budget, dpi: float | None = None) -> RenderedPage:
         from PIL import Image
