@@ -173,3 +173,45 @@ def test_snap_boxes_is_part_of_the_resume_fingerprint(tmp_path, cli, pdf):
     res, page = _run(cli, tmp_path, pdf, answer(pdf), "--snap-boxes")
     assert "already done" not in res.stderr and page["blocks"][0]["verify"]["snapped"]
     assert page["blocks"][0]["bbox_pt"] == pytest.approx(line_extents(pdf)[0], abs=0.05)
+
+
+def test_hocr_and_alto_get_word_boxes_from_the_text_layer_only_for_verified_blocks(tmp_path, cli, pdf, words):
+    from lxml import etree
+
+    html = answer(pdf, invented=("Zulu yankee xray", [60, 450, 250, 470]))
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "a.html").write_text(html)
+    out = tmp_path / "out"
+    res = cli("doc", pdf, "--family", "qwen3-vl", "--from-output", tmp_path / "a.html", "-o", out, "--hocr", "--alto",
+              "--json")
+    assert res.exit_code == 0, res.stderr
+    page = json.loads((out / "lines.json").read_text())["pages"][0]
+    zx, zy = page["width_px"] / page["width_pt"], page["height_px"] / page["height_pt"]
+    hocr = etree.fromstring((out / "lines.hocr").read_bytes())
+    ns = {"h": "http://www.w3.org/1999/xhtml"}
+    spans = hocr.findall(".//h:span[@class='ocrx_word']", ns)
+    # the 12 words of the three verified paragraphs; none for the invented one (its text is kept as a line)
+    assert [s.text for s in spans] == [w.text for w in words]
+    for s, w in zip(spans, words):
+        box = [int(v) for v in s.get("title").split()[1:5]]
+        assert box == pytest.approx([v * (zx, zy)[i % 2] for i, v in enumerate(w.bbox_pt)], abs=1.01)  # the layer's box, in page pixels
+    lines = hocr.findall(".//h:span[@class='ocr_line']", ns)
+    assert lines[-1].text == "Zulu yankee xray" and not lines[-1].findall("h:span", ns)
+    alto = etree.fromstring((out / "lines.alto.xml").read_bytes())
+    strings = [e.get("CONTENT") for e in alto.iter("{*}String")]
+    assert strings == [w.text for w in words] + ["Zulu yankee xray"]
+
+
+def test_review_page_colours_boxes_by_agreement(tmp_path, cli, pdf):
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "a.html").write_text(answer(pdf, invented=("Zulu yankee xray", [60, 450, 250, 470])))
+    res = cli("doc", pdf, "--family", "qwen3-vl", "--from-output", tmp_path / "a.html", "-o", tmp_path / "o",
+              "--review")
+    assert res.exit_code == 0, res.stderr
+    page = (tmp_path / "o" / "lines.review.html").read_text()
+    from vlparse.export.review import AGREEMENT_RGB
+
+    import re
+    boxes = re.findall(r'<a class="box v-(\w+)"[^>]*--c:([\d ]+)"[^>]*data-verify="(\w+)"', page)
+    assert [(b[0], b[2]) for b in boxes] == [("verified", "verified")] * 3 + [("low", "low")]
+    assert boxes[-1][1] == AGREEMENT_RGB["low"] and boxes[0][1] == AGREEMENT_RGB["verified"]

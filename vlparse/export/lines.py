@@ -68,6 +68,33 @@ def block_lines(block: Block) -> list[tuple[str, list[float] | None]]:
     return [(text, block.bbox_px)] if text else []
 
 
+def layer_word_lines(block: Block) -> list[tuple[list[float], list[tuple[str, list[float]]]]] | None:
+    """The block's words with their boxes from the PDF's text layer, grouped into lines, or None.
+
+    Only for a block verified against the text layer (``verify.status == "verified"``) where every word of the
+    model's text aligned with a layer word (``verify.word_boxes``): the text is the model's, each box is the
+    layer word's. Words go on one line while their vertical centres fall within the previous word's height.
+    Returns ``[(line box px, [(word, word box px), ...]), ...]``.
+    """
+    v = block.verify or {}
+    words = v.get("word_boxes") or []
+    if v.get("status") != "verified" or not words or not all(w.get("bbox_px") for w in words):
+        return None
+    lines: list[list[tuple[str, list[float]]]] = []
+    for w in words:
+        text, box = xml_text(w["text"]), w["bbox_px"]
+        if not text:
+            continue
+        if lines:
+            prev = lines[-1][-1][1]
+            if prev[1] <= (box[1] + box[3]) / 2.0 <= prev[3]:
+                lines[-1].append((text, box))
+                continue
+        lines.append([(text, box)])
+    return [([min(b[0] for _, b in ln), min(b[1] for _, b in ln), max(b[2] for _, b in ln),
+              max(b[3] for _, b in ln)], ln) for ln in lines] or None
+
+
 def source_name(path: str) -> str:
     """The input path as a POSIX path (what the hOCR ``image`` property and ALTO ``fileName`` want)."""
     return PurePath(path).as_posix()

@@ -174,6 +174,12 @@ def verify_block(block: Block, words: Sequence[WordLike], t: Thresholds = DEFAUL
     return rec, idx
 
 
+def _to_px(box_pt, frame) -> list[float] | None:
+    if not box_pt:
+        return None
+    return [round(v / (frame.pt_per_px_x if i % 2 == 0 else frame.pt_per_px_y), 2) for i, v in enumerate(box_pt)]
+
+
 def order_agreement(keys: Sequence[float]) -> float:
     """Share of pairs (i < j) with keys[i] <= keys[j]; 1.0 with fewer than two keys."""
     n = len(keys)
@@ -216,11 +222,13 @@ def verify_page(result: PageResult, words: Sequence[WordLike] | None, *, reason:
                 order_keys.append(statistics.median(idx))
             if rec["status"] == VERIFIED:
                 rec["word_boxes"] = word_boxes(block.text, words, idx)
+                if frame.pt_per_px_x and frame.pt_per_px_y:
+                    for wb in rec["word_boxes"]:
+                        wb["bbox_px"] = _to_px(wb["bbox_pt"], frame)
                 if snap_boxes and rec["words_bbox_pt"] and frame.pt_per_px_x and frame.pt_per_px_y:
                     rec["model_bbox_pt"], rec["model_bbox_px"] = block.bbox_pt, block.bbox_px
                     block.bbox_pt = list(rec["words_bbox_pt"])
-                    block.bbox_px = [round(v / (frame.pt_per_px_x if i % 2 == 0 else frame.pt_per_px_y), 2)
-                                     for i, v in enumerate(block.bbox_pt)]
+                    block.bbox_px = _to_px(block.bbox_pt, frame)
                     rec["snapped"] = True
             else:
                 low.append(n)
