@@ -85,3 +85,19 @@ def test_visible_text_over_a_partly_invisible_layer(tmp_path):
     assert layer.kind is TextKind.TEXT
     assert [w.text for w in layer.words] == ["Printed", "heading"]
     assert [w.text for w in layer.hidden] == ["ocr", "words", "below"]
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 270])
+def test_the_text_read_from_the_rendering_equals_the_text_read_from_the_page(tmp_path, rotation):
+    """doc reads the layer from the display list it rendered from; both ways give the same words and boxes."""
+    pdf = _doc(tmp_path / "a.pdf", rotation=rotation, cropbox=(25, 40, 380, 560))
+    with open_source(str(pdf)) as src:
+        src.page(1, QWEN2_5_VL, Budget(3136, 500_000))
+        assert src._last_dlist is not None
+        from_render = src.text_layer(1)
+        assert src._last_dlist is None
+        from_page = src.text_layer(1)
+    assert [w.text for w in from_render.words] == [w.text for w in from_page.words] == \
+        ["Alpha", "beta", "gamma", "Delta"]
+    for a, b in zip(from_render.words, from_page.words):
+        assert a.bbox_pt == pytest.approx(b.bbox_pt, abs=0.01)

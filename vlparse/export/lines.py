@@ -68,21 +68,27 @@ def block_lines(block: Block) -> list[tuple[str, list[float] | None]]:
     return [(text, block.bbox_px)] if text else []
 
 
-def layer_word_lines(block: Block) -> list[tuple[list[float], list[tuple[str, list[float]]]]] | None:
+def layer_word_lines(block: Block, frame) -> list[tuple[list[float], list[tuple[str, list[float]]]]] | None:
     """The block's words with their boxes from the PDF's text layer, grouped into lines, or None.
 
     Only for a block verified against the text layer (``verify.status == "verified"``) where every word of the
-    model's text aligned with a layer word (``verify.word_boxes``): the text is the model's, each box is the
-    layer word's. Words go on one line while their vertical centres fall within the previous word's height.
+    model's text aligned with a layer word (``verify.word_boxes``, points, one per word of the normalised
+    text): the text is the model's, each box is the layer word's, mapped to page pixels with ``frame``.
+    Words go on one line while their vertical centres fall within the previous word's height.
     Returns ``[(line box px, [(word, word box px), ...]), ...]``.
     """
+    from vlparse.parse.verify import normalise
+
     v = block.verify or {}
-    words = v.get("word_boxes") or []
-    if v.get("status") != "verified" or not words or not all(w.get("bbox_px") for w in words):
+    boxes = v.get("word_boxes") or []
+    tokens = normalise(block.text).split()
+    if v.get("status") != "verified" or not boxes or len(boxes) != len(tokens) or not all(boxes) \
+            or not frame or not frame.pt_per_px_x or not frame.pt_per_px_y:
         return None
+    sx, sy = frame.pt_per_px_x, frame.pt_per_px_y
     lines: list[list[tuple[str, list[float]]]] = []
-    for w in words:
-        text, box = xml_text(w["text"]), w["bbox_px"]
+    for token, b in zip(tokens, boxes):
+        text, box = xml_text(token), [b[0] / sx, b[1] / sy, b[2] / sx, b[3] / sy]
         if not text:
             continue
         if lines:

@@ -6,9 +6,11 @@ top-left origin** (rotation and cropbox applied): the same space as every block'
 word and a block can be compared directly.
 
 PyMuPDF's conventions, checked in its source (``Page.get_textpage`` sets the rotation to 0 while it
-extracts) and on rotated, cropped pages in the tests: ``get_text("words")`` answers in the *unrotated*
-page with the cropbox's top-left corner as origin; ``Page.rotation_matrix`` maps that to the displayed
-page (``Page.rect``).
+extracts; ``Page.get_pixmap`` renders through ``Page.get_displaylist``) and on rotated, cropped pages in the
+tests: a page's text page answers in the *unrotated* page with the cropbox's top-left corner as origin, and
+``Page.rotation_matrix`` maps that to the displayed page (``Page.rect``); a display list made from the page
+is already in the displayed page's coordinates. During ``doc`` the text is read from the display list the
+page was just rendered from, so the page's content is interpreted once.
 
 It also tells what kind of text layer a page has (:class:`TextKind`): real text, none at all (a scan),
 or only invisible text (text render mode 3, or fully transparent), which is what OCR tools such as
@@ -40,7 +42,7 @@ class TextKind(str, Enum):
     INVISIBLE = "invisible"  # only invisible text (an OCR layer over a scan)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Word:
     """One word of the text layer.
 
@@ -82,30 +84,49 @@ class TextLayer:
 
 
 def read_text_layer(page) -> TextLayer:
-    """The text layer of an open ``pymupdf.Page`` (the caller holds :data:`vlparse.pages.render.PDF_LOCK`)."""
+    """The text layer of an open ``pymupdf.Page`` (the caller holds :data:`vlparse.pages.render.PDF_LOCK`).
+
+    ``Page.get_textpage`` answers in the unrotated page (cropbox origin); ``Page.rotation_matrix`` maps
+    that to the displayed page.
+    """
+    tp = page.get_textpage(flags=0)
+    matrix = tuple(page.rotation_matrix) if page.rotation % 360 else None
+    return _layer(tp, page.rect, matrix)
+
+
+def text_layer_from_displaylist(dlist, rect) -> TextLayer:
+    """The text layer of a page from the display list it was rendered from (same lock rule).
+
+    A display list made from a page is already in the displayed page's coordinates (rotation and cropbox
+    applied), so its words need no transform.
+    """
     import pymupdf
 
-    rect = page.rect  # the displayed page: cropbox, rotation applied
-    to_displayed = page.rotation_matrix
-    invisible = _invisible_rects(page)
-    raw = page.get_text("words", sort=False)
+    return _layer(pymupdf.TextPage(dlist.get_textpage(flags=0)), rect, None)
+
+
+def _layer(tp, rect, matrix) -> TextLayer:
+    raw = tp.extractWORDS()
+    invisible = _invisible_rects(tp) if raw else []
     words: list[Word] = []
     hidden: list[Word] = []
+    rx0, ry0, rx1, ry1 = rect.x0, rect.y0, rect.x1, rect.y1
     for x0, y0, x1, y1, text, block, line, index in raw:
-        if not text.strip():
-            continue
-        r = pymupdf.Rect(x0, y0, x1, y1) * to_displayed
-        r.normalize()
-        cx, cy = (r.x0 + r.x1) / 2.0, (r.y0 + r.y1) / 2.0
-        if not (rect.x0 <= cx <= rect.x1 and rect.y0 <= cy <= rect.y1):
+        ucx, ucy = (x0 + x1) / 2.0, (y0 + y1) / 2.0  # the text page's own space (that of ``invisible``)
+        if matrix is not None:  # corners through the rotation (a multiple of 90 degrees: they stay corners)
+            a, b, c, d, e, f = matrix
+            xa, ya = a * x0 + c * y0 + e, b * x0 + d * y0 + f
+            xb, yb = a * x1 + c * y1 + e, b * x1 + d * y1 + f
+            x0, x1 = (xa, xb) if xa <= xb else (xb, xa)
+            y0, y1 = (ya, yb) if ya <= yb else (yb, ya)
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
+        if not (rx0 <= cx <= rx1 and ry0 <= cy <= ry1):
             continue  # outside the cropbox: not on the displayed page
-        ucx, ucy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
-        visible = not any(a <= ucx <= c and b <= ucy <= d for a, b, c, d in invisible)
-        word = Word(text, (round(r.x0, 2), round(r.y0, 2), round(r.x1, 2), round(r.y1, 2)), block, line, index,
-                    visible)
+        visible = not invisible or not any(p <= ucx <= r and q <= ucy <= s for p, q, r, s in invisible)
+        word = Word(text, (x0, y0, x1, y1), block, line, index, visible)
         (words if visible else hidden).append(word)
-    chars = sum(len(w.text) for w in words)
-    if chars >= MIN_TEXT_CHARS:
+    n_chars = sum(len(w.text) for w in words)
+    if n_chars >= MIN_TEXT_CHARS:
         kind = TextKind.TEXT
     elif hidden:
         kind = TextKind.INVISIBLE
@@ -116,12 +137,22 @@ def read_text_layer(page) -> TextLayer:
     return TextLayer(kind, words, hidden, rect.width, rect.height)
 
 
-def _invisible_rects(page) -> list[tuple[float, float, float, float]]:
-    """Unrotated rectangles of the page's invisible text spans (render mode 3, or opacity 0)."""
+def _invisible_rects(tp) -> list[tuple[float, float, float, float]]:
+    """Rectangles (the text page's space) of its lines of invisible text.
+
+    MuPDF records each character's colour with its alpha: text drawn with render mode 3 (invisible) or fully
+    transparent has alpha 0 (PyMuPDF's ``get_text("dict")`` shows it as a span's ``alpha``). The first
+    character of each line is checked (OCR layers are written line by line).
+    """
     out = []
-    for span in page.get_texttrace():
-        if span.get("type") == 3 or span.get("opacity", 1.0) == 0:
-            out.append(tuple(span["bbox"]))
+    for block in tp.this:
+        if block.m_internal.type != 0:  # FZ_STEXT_BLOCK_TEXT
+            continue
+        for line in block:
+            ch = line.m_internal.first_char
+            if ch is not None and (ch.argb >> 24) & 0xFF == 0:
+                b = line.m_internal.bbox
+                out.append((b.x0, b.y0, b.x1, b.y1))
     return out
 
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import statistics
+from bisect import bisect_left, bisect_right
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -73,19 +74,25 @@ _SPACE = re.compile(r"\s+")
 
 def normalise(text: str) -> str:
     """NFKC, soft hyphens dropped, words hyphenated over a line break joined, whitespace collapsed."""
-    text = unicodedata.normalize("NFKC", text or "").replace("\u00ad ", "").replace("\u00ad", "")
-    text = _HYPHEN_BREAK.sub(r"\1", text)
-    return _SPACE.sub(" ", text).strip()
+    text = text or ""
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).replace("\u00ad ", "").replace("\u00ad", "")
+    if "-" in text or "\u2010" in text:
+        text = _HYPHEN_BREAK.sub(r"\1", text)
+    return " ".join(text.split())
 
 
 def chars(text: str) -> str:
     """What is compared: the normalised text without whitespace."""
-    return _SPACE.sub("", normalise(text))
+    return normalise(text).replace(" ", "")
 
 
 def agreement(block_text: str, layer_text: str) -> tuple[float, int, int]:
     """(text agreement 0-1, missing chars, extra chars) of a block's text against the layer's text."""
-    a, b = chars(block_text), chars(layer_text)
+    return _agreement_chars(chars(block_text), chars(layer_text))
+
+
+def _agreement_chars(a: str, b: str) -> tuple[float, int, int]:
     if not a and not b:
         return 1.0, 0, 0
     lcs = LCSseq.similarity(a, b)
@@ -108,76 +115,95 @@ def extent(boxes: Sequence[Sequence[float]]) -> list[float] | None:
     return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
 
 
-def words_in(box: Sequence[float], words: Sequence[WordLike], margin: float) -> list[int]:
+class Centres:
+    """The words' centres, sorted by y once per page so each block looks only at its own band of the page."""
+
+    def __init__(self, words: Sequence[WordLike]):
+        pts = [((w.bbox_pt[0] + w.bbox_pt[2]) / 2.0, (w.bbox_pt[1] + w.bbox_pt[3]) / 2.0, i)
+               for i, w in enumerate(words)]
+        pts.sort(key=lambda p: p[1])
+        self.pts = pts
+        self.ys = [p[1] for p in pts]
+
+    def inside(self, x0: float, y0: float, x1: float, y1: float) -> list[int]:
+        lo, hi = bisect_left(self.ys, y0), bisect_right(self.ys, y1)
+        return sorted(i for cx, _, i in self.pts[lo:hi] if x0 <= cx <= x1)
+
+
+def words_in(box: Sequence[float], words: Sequence[WordLike], margin: float,
+             centres_: Centres | None = None) -> list[int]:
     """Indices of the words whose centre lies in ``box`` grown by ``margin`` (layer order)."""
-    x0, y0, x1, y1 = box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin
-    out = []
-    for i, w in enumerate(words):
-        cx, cy = (w.bbox_pt[0] + w.bbox_pt[2]) / 2.0, (w.bbox_pt[1] + w.bbox_pt[3]) / 2.0
-        if x0 <= cx <= x1 and y0 <= cy <= y1:
-            out.append(i)
-    return out
+    cs = Centres(words) if centres_ is None else centres_
+    return cs.inside(box[0] - margin, box[1] - margin, box[2] + margin, box[3] + margin)
 
 
 def layer_text(words: Sequence[WordLike], indices: Sequence[int]) -> str:
     return " ".join(words[i].text for i in indices)
 
 
-def word_boxes(block_text: str, words: Sequence[WordLike], indices: Sequence[int]) -> list[dict]:
-    """The block's words (the model's text) with the box of the layer word each one aligns with.
+_HYPHENS = ("-", "\u00ad", "\u2010")
+
+
+def word_boxes(block_text: str, words: Sequence[WordLike], indices: Sequence[int]) -> list[list[float] | None]:
+    """For each word of the block's normalised text (``normalise(text).split()``), the box (``bbox_pt``) of the
+    layer word it aligns with, or None.
 
     Tokens are aligned as sequences with rapidfuzz (``Indel`` opcodes over the two token lists): equal
     tokens, and replaced runs of equal length (a misread word), take the layer word's box; a model word with
-    no layer counterpart gets no box (``bbox_pt`` None). Hyphenated halves keep the first half's box.
+    no layer counterpart gets None. A word hyphenated over a line break keeps its first half's box.
     """
     from rapidfuzz.distance import Indel
 
     model = normalise(block_text).split()
-    layer = [unicodedata.normalize("NFKC", words[i].text) for i in indices]
-    boxes = [list(words[i].bbox_pt) for i in indices]
-    # join "exam-" + "ple" on the layer side, as normalise() does on the model side
-    joined, jboxes = [], []
-    for tok, box in zip(layer, boxes):
-        if joined and re.search(r"\w[-\u00ad\u2010]$", joined[-1]) and tok[:1].islower():
+    joined: list[str] = []
+    jboxes: list[list[float]] = []
+    for i in indices:  # join "exam-" + "ple" on the layer side, as normalise() does on the model side
+        tok = unicodedata.normalize("NFKC", words[i].text)
+        if joined and joined[-1].endswith(_HYPHENS) and len(joined[-1]) > 1 and joined[-1][-2].isalnum() \
+                and tok[:1].islower():
             joined[-1] = joined[-1][:-1] + tok
             continue
         joined.append(tok)
-        jboxes.append(box)
-    out = [{"text": t, "bbox_pt": None} for t in model]
+        b = words[i].bbox_pt
+        jboxes.append([round(b[0], 2), round(b[1], 2), round(b[2], 2), round(b[3], 2)])
+    out: list[list[float] | None] = [None] * len(model)
     for op in Indel.opcodes(model, joined):
         if op.tag == "equal" or (op.tag == "replace" and op.src_end - op.src_start == op.dest_end - op.dest_start):
             for k in range(op.src_end - op.src_start):
-                out[op.src_start + k]["bbox_pt"] = jboxes[op.dest_start + k]
+                out[op.src_start + k] = jboxes[op.dest_start + k]
     return out
 
 
 def _has_text(block: Block) -> bool:
-    return bool(chars(block.text))
+    return bool(block.text and block.text.strip())
 
 
-def verify_block(block: Block, words: Sequence[WordLike], t: Thresholds = DEFAULT) -> tuple[dict, list[int]]:
-    """The ``verify`` record of one block, and the indices of the layer words it matched."""
+def verify_block(block: Block, words: Sequence[WordLike], t: Thresholds = DEFAULT,
+                 centres_: Centres | None = None) -> tuple[dict, list[int], int]:
+    """The ``verify`` record of one block, the indices of the layer words it matched, and its compared characters."""
     if block.type in NOT_COMPARABLE or not _has_text(block):
-        return {"status": UNVERIFIABLE, "reason": "no comparable text"}, []
+        return {"status": UNVERIFIABLE, "reason": "no comparable text"}, [], 0
     if not block.bbox_pt:
-        return {"status": UNVERIFIABLE, "reason": "no box"}, []
-    idx = words_in(block.bbox_pt, words, t.margin_pt)
+        return {"status": UNVERIFIABLE, "reason": "no box"}, [], 0
+    idx = words_in(block.bbox_pt, words, t.margin_pt, centres_)
     text = layer_text(words, idx)
     own = block.text.replace("|", " ") if block.type == "table" else block.text  # cells joined with " | "
-    agree, missing, extra = agreement(own, text)
+    a = chars(own)
+    agree, missing, extra = _agreement_chars(a, chars(text))
     ext = extent([words[i].bbox_pt for i in idx])
     box_iou = iou(block.bbox_pt, ext)
     ok = agree >= t.verified_text
     rec = {"status": VERIFIED if ok else LOW, "text": round(agree, 4), "iou": round(box_iou, 4),
            "missing_chars": missing, "extra_chars": extra, "words": len(idx),
            "words_bbox_pt": [round(v, 2) for v in ext] if ext else None}
-    return rec, idx
+    return rec, idx, len(a)
 
 
 def _to_px(box_pt, frame) -> list[float] | None:
     if not box_pt:
         return None
-    return [round(v / (frame.pt_per_px_x if i % 2 == 0 else frame.pt_per_px_y), 2) for i, v in enumerate(box_pt)]
+    sx, sy = frame.pt_per_px_x, frame.pt_per_px_y
+    return [round(box_pt[0] / sx, 2), round(box_pt[1] / sy, 2), round(box_pt[2] / sx, 2), round(box_pt[3] / sy, 2)]
 
 
 def order_agreement(keys: Sequence[float]) -> float:
@@ -208,23 +234,21 @@ def verify_page(result: PageResult, words: Sequence[WordLike] | None, *, reason:
     order_keys: list[float] = []
     ious: list[float] = []
     low: list[int] = []
+    cs = Centres(words)
     for n, block in enumerate(result.blocks, 1):
-        rec, idx = verify_block(block, words, t)
+        rec, idx, n_chars = verify_block(block, words, t, cs)
         if rec["status"] == UNVERIFIABLE and block.bbox_pt:  # a formula or chart still covers its words
-            covered.update(words_in(block.bbox_pt, words, t.margin_pt))
+            covered.update(words_in(block.bbox_pt, words, t.margin_pt, cs))
         if rec["status"] != UNVERIFIABLE:
             compared += 1
             covered.update(idx)
-            total_chars += len(chars(block.text.replace("|", " ") if block.type == "table" else block.text))
+            total_chars += n_chars
             extra_chars += rec["extra_chars"]
             ious.append(rec["iou"])
             if idx:
                 order_keys.append(statistics.median(idx))
             if rec["status"] == VERIFIED:
                 rec["word_boxes"] = word_boxes(block.text, words, idx)
-                if frame.pt_per_px_x and frame.pt_per_px_y:
-                    for wb in rec["word_boxes"]:
-                        wb["bbox_px"] = _to_px(wb["bbox_pt"], frame)
                 if snap_boxes and rec["words_bbox_pt"] and frame.pt_per_px_x and frame.pt_per_px_y:
                     rec["model_bbox_pt"], rec["model_bbox_px"] = block.bbox_pt, block.bbox_px
                     block.bbox_pt = list(rec["words_bbox_pt"])
