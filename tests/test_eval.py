@@ -192,3 +192,18 @@ def test_eval_runs_the_tiny_model_on_the_corpus(tmp_path, cli, tiny_models):
     report = json.loads(res.stdout)
     assert report["overall"]["pages"] == 5 and report["family"] == ["qwen2.5-vl"]
     assert 0.0 <= report["overall"]["score"] <= 1.0
+
+
+def test_terminal_tables_for_every_report_kind(tmp_path, cli, pdf, monkeypatch, capsys):
+    """On a terminal eval prints a table (self-benchmark, compare, olmOCR-Bench/grounding summaries)."""
+    from vlparse.eval import job
+    from vlparse.run import console
+
+    good = _doc_run(cli, tmp_path, pdf, answer(pdf), "good")
+    monkeypatch.setattr(console, "stdout_is_tty", lambda: True)
+    res = cli("eval", pdf, "--from-run", good)
+    assert res.exit_code == 0 and "overall" in res.stdout and "1.000" in res.stdout and not res.stdout.startswith("{")
+    res = cli("eval", pdf, "--compare", good, good)
+    assert res.exit_code == 0 and "A =" in res.stdout and "text A" in res.stdout and "text B" in res.stdout
+    job._table({"kind": "grounding", "overall": {"AP": 0.5, "AR100": 1.0}})
+    assert "AP" in capsys.readouterr().out

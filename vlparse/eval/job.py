@@ -115,12 +115,13 @@ def _table(report: dict) -> None:
     out = Console(highlight=False)
     kind = report["kind"]
     if kind == "compare":
-        t = Table(title="vlparse eval --compare")
-        t.add_column("document")
         runs = report["runs"]
-        for r in runs:
+        names = "ABCDEFGH"
+        t = Table(title="vlparse eval --compare: " + ", ".join(f"{names[i]} = {r['run']}" for i, r in enumerate(runs)))
+        t.add_column("document")
+        for i, _ in enumerate(runs):
             for m in ("text", "box", "order", "score"):
-                t.add_column(f"{m} {Path(r['run']).name}", justify="right")
+                t.add_column(f"{m} {names[i]}", justify="right")
         for i, d in enumerate(runs[0]["documents"]):
             row = [Path(d["source"]).name]
             for r in runs:
