@@ -111,10 +111,16 @@ def test_a_vlparse_page_is_presented_without_headers_footers_or_image_links(tmp_
         {"type": "baseline"},
         {"type": "absent", "text": "!["},
     ])))
-    res = cli("eval", tmp_path, "--olmocr-tests", tests, "--from-run", tmp_path / "run", "--json")
+    other = tmp_path / "other.jsonl"  # a second file: one pass, one fail -> 0.5; the score is the mean per file
+    other.write_text(json.dumps(_full({"type": "present", "text": "Echo foxtrot"}, 10)) + "\n"
+                     + json.dumps(_full({"type": "present", "text": "Running head - confidential"}, 11)) + "\n")
+    res = cli("eval", tmp_path, "--olmocr-tests", tests, "--olmocr-tests", other, "--from-run", tmp_path / "run",
+              "--json")
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)
-    assert report["overall"]["score"] == 1.0 and report["overall"]["tests"] == 5, report["tests"]
+    assert report["files"] == {"bench.jsonl": 1.0, "other.jsonl": 0.5}, report["tests"]
+    assert report["overall"]["score"] == 0.75 and report["overall"]["tests"] == 7
+    assert report["overall"]["present"] == pytest.approx(2 / 3, abs=1e-4)
     assert report["olmocr_version"] == OLMOCR_VERSION
     from vlparse.core.results import Document
 

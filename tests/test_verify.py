@@ -215,3 +215,33 @@ def test_review_page_colours_boxes_by_agreement(tmp_path, cli, pdf):
     boxes = re.findall(r'<a class="box v-(\w+)"[^>]*--c:([\d ]+)"[^>]*data-verify="(\w+)"', page)
     assert [(b[0], b[2]) for b in boxes] == [("verified", "verified")] * 3 + [("low", "low")]
     assert boxes[-1][1] == AGREEMENT_RGB["low"] and boxes[0][1] == AGREEMENT_RGB["verified"]
+
+
+def test_scanned_and_ocr_layer_pages_and_images_are_unverifiable_through_doc(tmp_path, cli):
+    import pymupdf
+    from PIL import Image, ImageDraw
+
+    img = Image.new("RGB", (400, 600), "white")
+    ImageDraw.Draw(img).text((60, 100), "Alpha bravo charlie delta", fill="black")
+    img.save(tmp_path / "scan.png")
+    doc = pymupdf.open()
+    for ocr in (False, True):  # page 1: a scan; page 2: the same scan with an invisible OCR layer over it
+        page = doc.new_page(width=400, height=600)
+        page.insert_image(page.rect, filename=str(tmp_path / "scan.png"))
+        if ocr:
+            page.insert_text((60, 110), "Alpha bravo charlie delta", fontsize=12, render_mode=3)
+    doc.save(str(tmp_path / "scan.pdf"))
+    one = '<p data-bbox="150 150 600 200">Alpha bravo charlie delta</p>'
+    (tmp_path / "a.html").write_text(one)
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps({"page": n, "output": one}) + "\n" for n in (1, 2)))
+    res = cli("doc", tmp_path / "scan.pdf", "--family", "qwen3-vl", "--from-output", tmp_path / "a.jsonl", "-o",
+              tmp_path / "o", "--json")
+    assert res.exit_code == 0, res.stderr
+    pages = json.loads((tmp_path / "o" / "scan.json").read_text())["pages"]
+    assert [p["verify"] for p in pages] == [{"status": UNVERIFIABLE, "reason": "no text layer (a scanned page?)"},
+                                            {"status": UNVERIFIABLE, "reason": "only an invisible OCR layer"}]
+    assert [p["status"] for p in pages] == ["ok", "ok"] and all("verify" not in b for p in pages for b in p["blocks"])
+    res = cli("doc", tmp_path / "scan.png", "--family", "qwen3-vl", "--from-output", tmp_path / "a.html", "-o",
+              tmp_path / "i", "--json")
+    page = json.loads((tmp_path / "i" / "scan.json").read_text())["pages"][0]
+    assert page["verify"] == {"status": UNVERIFIABLE, "reason": "an image has no text layer"} and page["status"] == "ok"
