@@ -158,7 +158,9 @@ def word_boxes(block_text: str, words: Sequence[WordLike], indices: Sequence[int
     joined: list[str] = []
     jboxes: list[list[float]] = []
     for i in indices:  # join "exam-" + "ple" on the layer side, as normalise() does on the model side
-        tok = unicodedata.normalize("NFKC", words[i].text)
+        tok = words[i].text
+        if not tok.isascii():
+            tok = unicodedata.normalize("NFKC", tok)
         if joined and joined[-1].endswith(_HYPHENS) and len(joined[-1]) > 1 and joined[-1][-2].isalnum() \
                 and tok[:1].islower():
             joined[-1] = joined[-1][:-1] + tok
