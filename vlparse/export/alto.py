@@ -63,9 +63,9 @@ def tag_id(block_type: str) -> str:
     return "TYPE_" + "".join(c if c.isalnum() or c in "_-." else "_" for c in block_type)
 
 
-def _text_block(parent, block: Block, ids: str, box, width: int, height: int, frame=None) -> None:
+def _text_block(parent, block: Block, ids: str, box, width: int, height: int, frame=None, words=None) -> None:
     tb = _el(parent, "TextBlock", ID=f"block_{ids}", **_pos(box), TAGREFS=tag_id(block.type))
-    word_lines = layer_word_lines(block, frame)  # verified against the PDF's text layer: a String per word
+    word_lines = layer_word_lines(block, frame, words)  # verified against the PDF's text layer: a String per word
     if word_lines:
         for n, (line_box, words) in enumerate(word_lines, 1):
             line = _el(tb, "TextLine", ID=f"line_{ids}_{n}", **_pos(int_box(line_box, width, height)))
@@ -80,7 +80,7 @@ def _text_block(parent, block: Block, ids: str, box, width: int, height: int, fr
         _el(line, "String", CONTENT=text, **pos)
 
 
-def _block(parent, block: Block, ids: str, width: int, height: int, frame=None) -> None:
+def _block(parent, block: Block, ids: str, width: int, height: int, frame=None, words=None) -> None:
     box = int_box(block.bbox_px, width, height)
     has_text = bool(block_lines(block))
     if block.type in PICTURE_TYPES:
@@ -90,13 +90,13 @@ def _block(parent, block: Block, ids: str, width: int, height: int, frame=None) 
         group = _el(parent, "ComposedBlock", ID=f"group_{ids}", TYPE=block.type, **_pos(box),
                     TAGREFS=tag_id(block.type))
         _el(group, "Illustration", ID=f"block_{ids}", TYPE=block.type, **_pos(box))
-        _text_block(group, block, f"{ids}_text", box, width, height, frame)
+        _text_block(group, block, f"{ids}_text", box, width, height, frame, words)
         return
     if block.type == "table":
         group = _el(parent, "ComposedBlock", ID=f"group_{ids}", TYPE="table", **_pos(box), TAGREFS=tag_id("table"))
-        _text_block(group, block, ids, box, width, height, frame)
+        _text_block(group, block, ids, box, width, height, frame, words)
         return
-    _text_block(parent, block, ids, box, width, height, frame)
+    _text_block(parent, block, ids, box, width, height, frame, words)
 
 
 def _description(root, doc: Document) -> None:
@@ -119,7 +119,7 @@ def _description(root, doc: Document) -> None:
         _el(sw, "applicationDescription").text = xml_text(f"model: {doc.model}")
 
 
-def render_alto(doc: Document) -> str:
+def render_alto(doc: Document, layers: dict | None = None) -> str:
     """The document as one ALTO 4 file (UTF-8)."""
     if not doc.pages:  # ALTO's Layout needs at least one Page
         raise VlparseError(f"{doc.source}: no parsed page to write as ALTO")
@@ -140,6 +140,6 @@ def render_alto(doc: Document) -> str:
                  PROCESSINGREFS=PROCESSING_ID)
         space = _el(el, "PrintSpace", HPOS=0, VPOS=0, WIDTH=w, HEIGHT=h)
         for i, block in enumerate(page.blocks, 1):
-            _block(space, block, f"{info.page}_{i}", w, h, info.frame)
+            _block(space, block, f"{info.page}_{i}", w, h, info.frame, (layers or {}).get(info.page))
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True).decode("utf-8")
 

@@ -80,7 +80,7 @@ def _page_title(page: PageResult) -> str:
     return _title(*props)
 
 
-def _block(parent, block: Block, ids: str, width: int, height: int, frame=None) -> None:
+def _block(parent, block: Block, ids: str, width: int, height: int, frame=None, words=None) -> None:
     box = int_box(block.bbox_px, width, height)
     cls = FLOAT_CLASS.get(block.type, "ocr_carea")
     area = _el(parent, "div", cls, _bbox(box), id=f"block_{ids}", data_block_type=block.type)
@@ -91,7 +91,7 @@ def _block(parent, block: Block, ids: str, width: int, height: int, frame=None) 
     level = block.attrs.get("level") if block.type == "heading" else None
     par_tag = f"h{level}" if isinstance(level, int) and 1 <= level <= 6 else "p"
     par = _el(area, par_tag, "ocr_par", _bbox(box), id=f"par_{ids}")
-    word_lines = layer_word_lines(block, frame)
+    word_lines = layer_word_lines(block, frame, words)
     if word_lines:
         for n, (line_box, words) in enumerate(word_lines, 1):
             line = _el(par, "span", "ocr_line", _bbox(int_box(line_box, width, height)), id=f"line_{ids}_{n}")
@@ -110,8 +110,9 @@ def _block(parent, block: Block, ids: str, width: int, height: int, frame=None) 
             line.tail = "\n"
 
 
-def render_hocr(doc: Document) -> str:
-    """The document as one hOCR 1.2 file (XHTML, UTF-8)."""
+def render_hocr(doc: Document, layers: dict | None = None) -> str:
+    """The document as one hOCR 1.2 file (XHTML, UTF-8); ``layers``: page number -> the page's text-layer words
+    (word boxes for verified blocks)."""
     html = etree.Element(f"{{{XHTML}}}html", nsmap={None: XHTML})
     html.set("lang", "und")
     head = _el(html, "head")
@@ -130,6 +131,6 @@ def render_hocr(doc: Document) -> str:
         el = _el(body, "div", "ocr_page", _page_title(page), id=f"page_{info.page}", data_status=page.status)
         el.text = "" if not page.blocks else None
         for i, block in enumerate(page.blocks, 1):
-            _block(el, block, f"{info.page}_{i}", info.width_px, info.height_px, info.frame)
+            _block(el, block, f"{info.page}_{i}", info.width_px, info.height_px, info.frame, (layers or {}).get(info.page))
     return etree.tostring(html, encoding="unicode", doctype="<!DOCTYPE html>", pretty_print=True).replace(
         "<!DOCTYPE html>", '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>', 1)

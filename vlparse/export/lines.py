@@ -68,22 +68,27 @@ def block_lines(block: Block) -> list[tuple[str, list[float] | None]]:
     return [(text, block.bbox_px)] if text else []
 
 
-def layer_word_lines(block: Block, frame) -> list[tuple[list[float], list[tuple[str, list[float]]]]] | None:
+def layer_word_lines(block: Block, frame, words) -> list[tuple[list[float], list[tuple[str, list[float]]]]] | None:
     """The block's words with their boxes from the PDF's text layer, grouped into lines, or None.
 
-    Only for a block verified against the text layer (``verify.status == "verified"``) where every word of the
-    model's text aligned with a layer word (``verify.word_boxes``, points, one per word of the normalised
-    text): the text is the model's, each box is the layer word's, mapped to page pixels with ``frame``.
+    Only for a block verified against the text layer (``verify.status == "verified"``) when ``words`` (the page's
+    layer words, :func:`vlparse.pages.textlayer.document_words`) are given, and only when every word of the
+    model's text aligns with a layer word (:func:`vlparse.parse.verify.word_boxes`, over the words verification
+    matched): the text is the model's, each box is the layer word's, mapped to page pixels with ``frame``.
     Words go on one line while their vertical centres fall within the previous word's height.
     Returns ``[(line box px, [(word, word box px), ...]), ...]``.
     """
-    from vlparse.parse.verify import normalise
+    from vlparse.parse.verify import DEFAULT, normalise, word_boxes, words_in
 
     v = block.verify or {}
-    boxes = v.get("word_boxes") or []
+    if not words or v.get("status") != "verified" or not frame or not frame.pt_per_px_x or not frame.pt_per_px_y:
+        return None
+    box = v.get("model_bbox_pt") or block.bbox_pt  # the box verification matched the words with
+    if not box:
+        return None
     tokens = normalise(block.text).split()
-    if v.get("status") != "verified" or not boxes or len(boxes) != len(tokens) or not all(boxes) \
-            or not frame or not frame.pt_per_px_x or not frame.pt_per_px_y:
+    boxes = word_boxes(block.text, words, words_in(box, words, DEFAULT.margin_pt))
+    if not boxes or len(boxes) != len(tokens) or not all(boxes):
         return None
     sx, sy = frame.pt_per_px_x, frame.pt_per_px_y
     lines: list[list[tuple[str, list[float]]]] = []

@@ -21,6 +21,7 @@ API (everything else is private)::
 
     page_words(path, page, password=None) -> list[Word]        # one page of a file (opens it)
     page_text_layer(path, page, password=None) -> TextLayer    # the same plus the kind of layer
+    document_words(path, pages, password=None) -> {page: [Word]}  # several pages, opened once
     read_text_layer(pymupdf_page) -> TextLayer                 # on a page already open (hold PDF_LOCK)
 
 Only PyMuPDF is imported (lazily), so this is cheap to import.
@@ -166,6 +167,27 @@ def page_text_layer(path: str, page: int, password: str | None = None) -> TextLa
 
     with PdfSource(path, password) as src:
         return src.text_layer(page)
+
+
+def document_words(path: str, pages: list[int], password: str | None = None) -> dict[int, list[Word]]:
+    """Page number -> visible words, for ``pages`` of the PDF at ``path`` (opened once). Pages that cannot be
+    read, and an input that cannot be opened (or is no PDF), give no entry: callers treat that as no layer."""
+    from vlparse.core.errors import VlparseError
+    from vlparse.pages.render import PdfSource, sniff_kind
+
+    out: dict[int, list[Word]] = {}
+    if sniff_kind(path) != "pdf":
+        return out
+    try:
+        with PdfSource(path, password) as src:
+            for n in pages:
+                try:
+                    out[n] = src.text_layer(n).words
+                except VlparseError:
+                    continue
+    except VlparseError:
+        pass
+    return out
 
 
 def page_words(path: str, page: int, password: str | None = None) -> list[Word]:

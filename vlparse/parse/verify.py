@@ -250,7 +250,6 @@ def verify_page(result: PageResult, words: Sequence[WordLike] | None, *, reason:
             if idx:
                 order_keys.append(statistics.median(idx))
             if rec["status"] == VERIFIED:
-                rec["word_boxes"] = word_boxes(block.text, words, idx)
                 if snap_boxes and rec["words_bbox_pt"] and frame.pt_per_px_x and frame.pt_per_px_y:
                     rec["model_bbox_pt"], rec["model_bbox_px"] = block.bbox_pt, block.bbox_px
                     block.bbox_pt = list(rec["words_bbox_pt"])
