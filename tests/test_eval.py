@@ -182,15 +182,21 @@ def test_verification_on_the_corpus_finds_every_page_verified(corpus_run):
 @pytest.mark.slow
 def test_eval_runs_the_tiny_model_on_the_corpus(tmp_path, cli, tiny_models):
     """Plumbing only: a random-weight model's parse scores near nothing, but every page goes through."""
+    import pymupdf
+
     sub = tmp_path / "corpus"
     sub.mkdir()
-    shutil.copy(CORPUS / "handref.pdf", sub)
+    for name in ("handref.pdf", "rotated.pdf"):  # the first two pages of each: a reference page, a rotated page
+        with pymupdf.open(str(CORPUS / name)) as src, pymupdf.open() as part:
+            part.insert_pdf(src, to_page=1)
+            part.save(str(sub / name))
     shutil.copytree(CORPUS / "refs", sub / "refs")
     res = cli("eval", sub, "--model", tiny_models["qwen2.5-vl"], "--max-new-tokens", "16", "--max-pixels", "60000",
               "--json", "-o", tmp_path / "run")
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)
-    assert report["overall"]["pages"] == 5 and report["family"] == ["qwen2.5-vl"]
+    assert report["overall"]["pages"] == 4 and report["family"] == ["qwen2.5-vl"]
+    assert [p["truth"] for p in report["documents"][0]["page_scores"]] == ["reference", "reference"]
     assert 0.0 <= report["overall"]["score"] <= 1.0
 
 
