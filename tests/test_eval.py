@@ -213,3 +213,9 @@ def test_terminal_tables_for_every_report_kind(tmp_path, cli, pdf, monkeypatch, 
     assert res.exit_code == 0 and "A =" in res.stdout and "text A" in res.stdout and "text B" in res.stdout
     job._table({"kind": "grounding", "overall": {"AP": 0.5, "AR100": 1.0}})
     assert "AP" in capsys.readouterr().out
+
+
+def test_an_answer_that_finds_nothing_scores_zero_everywhere(units):
+    m = page_metrics(units, [Block("paragraph", "Zulu", bbox_pt=[300, 500, 380, 520])])
+    assert (m["text"], m["box"], m["order"], m["score"]) == (0.0, 0.0, 0.0, 0.0)
+    assert page_metrics(units, [])["score"] == 0.0

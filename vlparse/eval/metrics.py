@@ -12,7 +12,7 @@ verification (:func:`vlparse.parse.verify.chars`: NFKC, de-hyphenated, no whites
              rapidfuzz LCSseq; a block's units are concatenated in reading order)
     box   = mean over blocks holding at least one unit of IoU(block box, extent of its units)
     order = share of consecutive unit pairs (k, k+1), both assigned, whose blocks come in answer order
-            (same block counts as in order); 1.0 with no such pair
+            (same block counts as in order); with no such pair 1.0 for a page of fewer than two units, else 0
 
 A perfect parse scores 1 on all three. ``score`` is their mean.
 """
@@ -89,7 +89,7 @@ def page_metrics(units: Sequence[Unit], blocks) -> dict:
             continue
         pairs += 1
         good += where[k1] <= where[k2]
-    order = good / pairs if pairs else 1.0
+    order = good / pairs if pairs else (1.0 if len(kept) < 2 else 0.0)  # nothing found in sequence: no order
     return {"text": round(text, 4), "box": round(box, 4), "order": round(order, 4),
             "score": round((text + box + order) / 3.0, 4), "units": len(units),
             "units_found": sum(1 for k in kept if where[k] is not None), "units_skipped": len(units) - len(kept),
