@@ -18,7 +18,7 @@ def eval_(
     compare: Annotated[Optional[tuple[str, str]], typer.Option("--compare", help="Two run directories (vlparse doc "
                                                                "-o DIR) scored side by side.")] = None,
     refs: Annotated[Optional[str], typer.Option("--refs", help="Directory of hand-written reference answers "
-                                                "(<pdf stem>.json) [default: DIR/refs when it exists].")] = None,
+                                                "(<pdf stem>.json); default: DIR/refs when it exists.")] = None,
     olmocr: Annotated[Optional[list[str]], typer.Option("--olmocr-tests", help="olmOCR-Bench test file (JSONL, "
                                                         "repeatable): score the run's Markdown with its rules.")] = None,
     coco_gt: Annotated[Optional[str], typer.Option("--coco-gt", help="COCO ground truth: AP/AR of grounding "
