@@ -219,3 +219,17 @@ def test_an_answer_that_finds_nothing_scores_zero_everywhere(units):
     m = page_metrics(units, [Block("paragraph", "Zulu", bbox_pt=[300, 500, 380, 520])])
     assert (m["text"], m["box"], m["order"], m["score"]) == (0.0, 0.0, 0.0, 0.0)
     assert page_metrics(units, [])["score"] == 0.0
+
+
+def test_scoring_needs_no_model_and_the_metrics_stay_pure(tmp_path, corpus_run):
+    """eval --from-run imports no torch; verification and the metrics import no I/O layer (core/parse rule)."""
+    code = ("import sys\nfrom vlparse.cli import main\n"
+            "rc = main(['eval', sys.argv[1], '--from-run', sys.argv[2], '--json'])\nassert rc == 0, rc\n"
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules\n")
+    p = subprocess.run([sys.executable, "-c", code, str(CORPUS), str(corpus_run)], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    code = ("import sys\nimport vlparse.parse.verify, vlparse.eval.metrics\n"
+            "bad = [m for m in sys.modules if m.startswith(('vlparse.pages', 'vlparse.run', 'vlparse.backends', "
+            "'torch', 'pymupdf'))]\nassert not bad, bad\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
