@@ -248,3 +248,10 @@ def test_scanned_and_ocr_layer_pages_and_images_are_unverifiable_through_doc(tmp
               tmp_path / "i", "--json")
     page = json.loads((tmp_path / "i" / "scan.json").read_text())["pages"][0]
     assert page["verify"] == {"status": UNVERIFIABLE, "reason": "an image has no text layer"} and page["status"] == "ok"
+
+
+def test_a_page_whose_blocks_have_no_box_is_unverifiable_but_an_empty_answer_is_suspect(words):
+    res = _page([Block("paragraph", "Alpha bravo charlie delta")])
+    assert verify_page(res, words) == {"status": UNVERIFIABLE, "reason": "no block has a box"} and res.status == OK
+    empty = _page([])
+    assert verify_page(empty, words)["coverage"] == 0.0 and empty.status == "suspect"

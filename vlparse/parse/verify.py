@@ -229,6 +229,10 @@ def verify_page(result: PageResult, words: Sequence[WordLike] | None, *, reason:
         rec = {"status": UNVERIFIABLE, "reason": reason or "no text layer"}
         result.verify = rec
         return rec
+    if result.blocks and not any(b.bbox_pt for b in result.blocks):  # boxes are what ties text to the page
+        rec = {"status": UNVERIFIABLE, "reason": "no block has a box"}
+        result.verify = rec
+        return rec
     frame = result.info.frame
     covered: set[int] = set()
     compared = 0
