@@ -10,6 +10,7 @@ import typer
 from vlparse.commands import _options as o
 
 
+@o.shared_options
 def eval_(
     inputs: Annotated[str, typer.Argument(help="A born-digital PDF or a directory of them (the benchmark).")],
     from_run: Annotated[Optional[str], typer.Option("--from-run", help="Score an existing run: the -o DIR of vlparse "
@@ -28,24 +29,13 @@ def eval_(
     json_out: Annotated[bool, typer.Option("--json", help="JSON on stdout even on a terminal.")] = False,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Where the model run writes its "
                                                   "results (default: a temporary directory).")] = None,
-    model: o.Model = None, family: o.Family = None, dtype: o.Dtype = "auto", quant: o.Quant = "none",
-    device: o.Device = "auto", batch_size: o.BatchSize = None, backend: o.Backend = "local",
-    base_url: o.BaseUrl = None, api_key: o.ApiKey = None, api_model: o.ApiModel = None,
-    from_output: o.FromOutput = None, max_pixels: o.MaxPixels = None, min_pixels: o.MinPixels = None,
-    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=16, help="Token limit per page answer.",
-                                                rich_help_panel=o.M)] = 8192,
-    quiet: o.Quiet = False,
+    shared: o.Shared = None,
 ) -> int:
-    from vlparse.backends.factory import BackendOptions
-    from vlparse.eval.job import EvalOptions, run_eval
-    from vlparse.run import console
-    from vlparse.run.doc import DocOptions
+    from vlparse.core.options import DocOptions
+    from vlparse.run import EvalOptions, console, run_eval
 
-    console.configure(quiet=quiet)
-    bopts = BackendOptions(backend, model, family, dtype, quant, device, "sdpa", batch_size, True,
-                           list(base_url or []), api_key, api_model, 4, 600.0, from_output)
-    doc_opts = DocOptions([], bopts, max_pixels=max_pixels, min_pixels=min_pixels, max_new_tokens=max_new_tokens,
-                          quiet=True)
+    console.configure(quiet=shared.run["quiet"], verbose=shared.run["verbose"])
+    doc_opts = DocOptions(inputs=[], backend=shared.backend, **{**shared.run, "quiet": True, "jsonl": False})
     return run_eval(EvalOptions(inputs, from_run, compare, refs, list(olmocr or []), coco_gt, output, min_score,
                                 json_out, doc_opts))
 

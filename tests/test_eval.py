@@ -202,7 +202,7 @@ def test_eval_runs_the_tiny_model_on_the_corpus(tmp_path, cli, tiny_models):
 
 def test_terminal_tables_for_every_report_kind(tmp_path, cli, pdf, monkeypatch, capsys):
     """On a terminal eval prints a table (self-benchmark, compare, olmOCR-Bench/grounding summaries)."""
-    from vlparse.eval import job
+    from vlparse.run import eval_job as job
     from vlparse.run import console
 
     good = _doc_run(cli, tmp_path, pdf, answer(pdf), "good")

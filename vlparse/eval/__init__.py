@@ -1,2 +1,3 @@
-"""``vlparse eval``: accuracy of parses against ground truth (text layer, hand-written references, olmOCR-Bench
-tests, COCO boxes). ``metrics`` is pure; ``selfbench``, ``olmocr_bench`` and ``grounding`` read files."""
+"""Accuracy of parses against ground truth: page metrics (pure), the self-benchmark against the PDFs' text layer
+or hand-written references, olmOCR-Bench tests, COCO AP/AR. The ``vlparse eval`` job is
+:mod:`vlparse.run.eval_job`."""

@@ -1,7 +1,9 @@
-"""``vlparse eval``: score runs, print a table on a terminal or JSON otherwise, gate on ``--min-score``."""
+"""``vlparse eval``: run ``doc`` when asked, score with :mod:`vlparse.eval`, print a table on a terminal or JSON
+otherwise, gate on ``--min-score``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import tempfile
@@ -23,7 +25,7 @@ class EvalOptions:
     output: str | None = None  # where a model run writes its results (default: a temporary directory)
     min_score: float | None = None
     json_out: bool = False
-    doc_options: object = None  # vlparse.run.doc.DocOptions for running doc here (no --from-run)
+    doc_options: object = None  # vlparse.core.options.DocOptions for running doc here (no --from-run)
 
 
 def _refs_dir(opts: EvalOptions, root: Path) -> Path | None:
@@ -40,8 +42,7 @@ def _run_doc(opts: EvalOptions, pdfs: list[Path], formats: list[str]) -> Path:
     from vlparse.run.doc import run_doc
 
     out = Path(opts.output) if opts.output else Path(tempfile.mkdtemp(prefix="vlparse-eval-"))
-    d = opts.doc_options
-    d.inputs, d.output, d.formats = [str(p) for p in pdfs], str(out), formats
+    d = dataclasses.replace(opts.doc_options, inputs=[str(p) for p in pdfs], output=str(out), formats=formats)
     code = run_doc(d)
     if code not in (EXIT_OK, EXIT_PARTIAL):
         raise UsageError(f"the doc run for the evaluation failed (exit code {code})")
