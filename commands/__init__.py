@@ -12,7 +12,7 @@ def REGISTRY():  # noqa: N802 - a constant-like accessor
     from vlparse.commands import env
 
     cmds = [env.COMMAND]
-    for mod in ("doc", "ground", "extract", "render", "bench", "probe"):
+    for mod in ("doc", "ground", "extract", "eval", "render", "bench", "probe"):
         try:
             m = __import__(f"{__name__}.{mod}", fromlist=["COMMAND"])
         except ModuleNotFoundError as e:  # a command module not written yet
@@ -20,5 +20,5 @@ def REGISTRY():  # noqa: N802 - a constant-like accessor
                 raise
             continue
         cmds.append(m.COMMAND)
-    order = {"doc": 0, "ground": 1, "extract": 2, "render": 3, "bench": 4, "probe": 5, "env": 6}
+    order = {"doc": 0, "ground": 1, "extract": 2, "eval": 3, "render": 4, "bench": 5, "probe": 6, "env": 7}
     return sorted(cmds, key=lambda c: order.get(c[0], 9))

@@ -27,6 +27,9 @@ def doc(
                                                  "layer.", rich_help_panel=E)] = False,
     review: Annotated[bool, typer.Option("--review", help="A self-contained HTML review page per document.",
                                          rich_help_panel=E)] = False,
+    snap_boxes: Annotated[bool, typer.Option("--snap-boxes", help="Tighten each block verified against the PDF's "
+                                             "text layer to its words' extent (the model's box is kept in "
+                                             "verify).", rich_help_panel=E)] = False,
     overlay: Annotated[Optional[str], typer.Option("--overlay", help="Directory for one PNG per page with the blocks "
                                                    "drawn.", rich_help_panel=E)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File, directory (resumable, with a "
@@ -47,7 +50,8 @@ def doc(
     formats = [f for f, on in (("json", json_out), ("html", html), ("md", md), ("raw", raw), ("hocr", hocr),
                                ("alto", alto), ("searchable-pdf", searchable_pdf), ("review", review)) if on]
     return run_doc(DocOptions(inputs=inputs, backend=shared.backend, output=output, pages=pages, **shared.run,
-                              formats=formats, overlay_dir=overlay, answer_format=answer_format))
+                              formats=formats, overlay_dir=overlay, answer_format=answer_format,
+                              snap_boxes=snap_boxes))
 
 
 COMMAND = ("doc", doc, "Parse PDFs and images into grounded blocks: JSON, HTML, Markdown and more.",

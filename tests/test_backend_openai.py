@@ -353,7 +353,8 @@ def test_doc_through_a_server_gives_the_same_json_as_from_output(tmp_path, cli):
     served.pop("model")
     offline.pop("model")
     assert served == offline
-    assert [p["status"] for p in served["pages"]] == ["ok", "ok", "ok"]
+    # complete answers; not this PDF's text, which verification against the text layer calls suspect
+    assert [p["status"] for p in served["pages"]] == ["suspect", "suspect", "suspect"]
 
     prompt = load_prompt(QWEN25, "doc")
     assert sorted(r.image_hash for r in srv.chat_requests) == sorted(by_hash)  # each page once, pixel-exact
@@ -376,7 +377,7 @@ def test_batch_with_injected_faults_loses_no_page_and_duplicates_none(tmp_path, 
     lines = [json.loads(ln) for ln in res.stdout.splitlines() if ln.strip()]
     seen = [(Path(r["source"]).name, r["page"]) for r in lines]
     assert sorted(seen) == sorted((f"doc{k}.pdf", p) for k in range(3) for p in (1, 2))  # all, once each
-    assert all(r["status"] == "ok" for r in lines)
+    assert all(r["status"] == "suspect" for r in lines)  # complete; the canned answer is not the PDFs' text
     for k in range(3):
         doc = json.loads((tmp_path / "out" / f"doc{k}.json").read_text())
         assert [p["page"] for p in doc["pages"]] == [1, 2]

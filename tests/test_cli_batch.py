@@ -63,9 +63,10 @@ def test_bad_inputs_among_good_ones_do_not_stop_the_run(tmp_path, cli):
               stdin=listing)
     assert res.exit_code == 1, res.stderr
     lines = [json.loads(x) for x in res.stdout.splitlines()]
-    # stdout has only JSON lines: one per page of the good inputs (good.pdf 1 page; good2.pdf page 2 has no answer)
+    # stdout has only JSON lines: one per page of the good inputs (good.pdf 1 page; good2.pdf page 2 has no answer);
+    # the recorded answer is not these PDFs' text, which verification against their text layer calls suspect
     assert sorted((Path(x["source"]).name, x["page"], x["status"]) for x in lines) == [
-        ("good.pdf", 1, "ok"), ("good2.pdf", 1, "ok"), ("good2.pdf", 2, "failed")]
+        ("good.pdf", 1, "suspect"), ("good2.pdf", 1, "suspect"), ("good2.pdf", 2, "failed")]
     assert (out / "good.json").exists() and (out / "good2.json").exists()
     manifest = [json.loads(x) for x in (out / "manifest.jsonl").read_text().splitlines()]
     failed_inputs = {Path(m["source"]).name for m in manifest if m["page"] is None}

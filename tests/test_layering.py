@@ -4,8 +4,8 @@
   standard library, minus the modules that do file or network I/O (``os`` is allowed for environment variables).
   No third-party package at all: no torch, transformers, PyMuPDF, PIL, lxml.
 - ``vlparse/parse`` (parsers, sanitiser, repair) imports only ``vlparse.core``, ``vlparse.parse``, the same standard
-  library, and the pure text libraries lxml, nh3 and json-repair, and jsonschema (validation of extracted values,
-  no I/O: remote $ref retrieval is off by default). No PIL: the parsers never touch images.
+  library, and the pure text libraries lxml, nh3, json-repair and rapidfuzz, and jsonschema (validation of extracted
+  values, no I/O: remote $ref retrieval is off by default). No PIL: the parsers never touch images.
 - No library module imports ``vlparse.api``, ``vlparse.cli`` or ``vlparse.commands``: they sit on top.
 - The command modules (``commands/``, shipped as ``vlparse.commands``) import only the public surfaces: ``vlparse``
   (the API), ``vlparse.core.options`` (options, choices, defaults), and the packages ``vlparse.run`` and
@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 IO_STDLIB = {"pathlib", "glob", "shutil", "tempfile", "io", "socket", "ssl", "http", "urllib", "subprocess",
              "multiprocessing", "threading", "sqlite3", "pickle", "zipfile", "tarfile", "logging"}
-PURE_TEXT_LIBS = {"lxml", "nh3", "json_repair", "jsonschema"}
+PURE_TEXT_LIBS = {"lxml", "nh3", "json_repair", "jsonschema", "rapidfuzz"}  # rapidfuzz: string matching (verification)
 COMMAND_SURFACES = {"vlparse", "vlparse.core.options", "vlparse.run", "vlparse.tools"}
 TOP = {"vlparse.api", "vlparse.cli", "vlparse.commands"}
 

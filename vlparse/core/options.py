@@ -363,6 +363,7 @@ class DocOptions(RunOptions):
     formats: list[str] = field(default_factory=list)
     overlay_dir: str | None = None
     answer_format: AnswerFormat = AnswerFormat.HTML
+    snap_boxes: bool = False  # tighten blocks verified against the PDF's text layer to its words (parse/verify.py)
 
 
 @dataclass(kw_only=True)

@@ -28,6 +28,7 @@ class PageStatus(Choice):
     REPAIRED = "repaired"  # the answer needed repairs (see warnings) but is complete
     TRUNCATED = "truncated"  # the answer stopped at the token limit
     REPETITION = "repetition"  # a repetition loop was cut
+    SUSPECT = "suspect"  # complete, but disagrees with the PDF's own text layer (see warnings and ``verify``)
     FAILED = "failed"  # no usable answer (error says why)
 
 
@@ -36,6 +37,7 @@ OK = PageStatus.OK.value
 REPAIRED = PageStatus.REPAIRED.value
 TRUNCATED = PageStatus.TRUNCATED.value
 REPETITION = PageStatus.REPETITION.value
+SUSPECT = PageStatus.SUSPECT.value
 FAILED = PageStatus.FAILED.value
 
 
@@ -119,14 +121,18 @@ class Block:
     bbox_px: list[float] | None = None
     bbox_pt: list[float] | None = None
     attrs: dict[str, Any] = field(default_factory=dict)  # level, latex, smiles, abc, cells, language, ...
+    verify: dict[str, Any] | None = None  # agreement with the PDF's text layer (vlparse.parse.verify)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        if self.verify is None:
+            del d["verify"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Block:
         return cls(d["type"], d.get("text", ""), d.get("html", ""), d.get("bbox_px"), d.get("bbox_pt"),
-                   dict(d.get("attrs") or {}))
+                   dict(d.get("attrs") or {}), d.get("verify"))
 
 
 @dataclass
@@ -139,11 +145,14 @@ class PageResult:
     raw: str = ""
     error: str | None = None
     attempts: list[dict[str, Any]] = field(default_factory=list)  # one record per generation try
+    verify: dict[str, Any] | None = None  # page-level agreement with the PDF's text layer
 
     def to_dict(self) -> dict[str, Any]:
         d = {**self.info.to_dict(), "status": self.status, "warnings": list(self.warnings)}
         if self.error:
             d["error"] = self.error
+        if self.verify is not None:
+            d["verify"] = self.verify
         d["blocks"] = [b.to_dict() for b in self.blocks]
         if self.detections:
             d["detections"] = [x.to_dict() for x in self.detections]
@@ -157,7 +166,7 @@ class PageResult:
         return cls(PageInfo.from_dict(d), d.get("status", OK), list(d.get("warnings", [])),
                    [Block.from_dict(b) for b in d.get("blocks", [])],
                    [Detection.from_dict(x) for x in d.get("detections", [])], d.get("raw", ""), d.get("error"),
-                   list(d.get("attempts", [])))
+                   list(d.get("attempts", [])), d.get("verify"))
 
 
 def _check_version(d: Any, what: str) -> None:

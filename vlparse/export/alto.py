@@ -17,7 +17,9 @@ Choices, each honest about what the model gave:
   is one TextLine over the block's box.
 - The model gives no word boxes, so each TextLine holds ONE String with the line's text and the
   line's box (as OCR-D's page-to-alto does for line-level text) instead of words with invented
-  positions.
+  positions. Exception: a block verified against the PDF's text layer with every word aligned
+  (:func:`~vlparse.export.lines.layer_word_lines`) gets one String per word (the model's word, the
+  layer word's box, ``SP`` between them) on lines grouped from those boxes.
 - ``Processing`` is used, not ``OCRProcessing`` (deprecated since ALTO 4.0).
 - Coordinates are whole pixels of the page image (``bbox_px`` space, the page as rendered for the
   model), rounded outwards; a block without a box is written without positions.
@@ -32,7 +34,7 @@ from lxml import etree
 from vlparse import __version__
 from vlparse.core.errors import VlparseError
 from vlparse.core.results import Block, Document
-from vlparse.export.lines import PICTURE_TYPES, block_lines, int_box, source_name, xml_text
+from vlparse.export.lines import PICTURE_TYPES, block_lines, int_box, layer_word_lines, source_name, xml_text
 
 ALTO_NS = "http://www.loc.gov/standards/alto/ns-v4#"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
@@ -61,15 +63,24 @@ def tag_id(block_type: str) -> str:
     return "TYPE_" + "".join(c if c.isalnum() or c in "_-." else "_" for c in block_type)
 
 
-def _text_block(parent, block: Block, ids: str, box, width: int, height: int) -> None:
+def _text_block(parent, block: Block, ids: str, box, width: int, height: int, frame=None, words=None) -> None:
     tb = _el(parent, "TextBlock", ID=f"block_{ids}", **_pos(box), TAGREFS=tag_id(block.type))
+    word_lines = layer_word_lines(block, frame, words)  # verified against the PDF's text layer: a String per word
+    if word_lines:
+        for n, (line_box, words) in enumerate(word_lines, 1):
+            line = _el(tb, "TextLine", ID=f"line_{ids}_{n}", **_pos(int_box(line_box, width, height)))
+            for k, (text, wbox) in enumerate(words, 1):
+                if k > 1:
+                    _el(line, "SP")
+                _el(line, "String", ID=f"string_{ids}_{n}_{k}", CONTENT=text, **_pos(int_box(wbox, width, height)))
+        return
     for n, (text, line_box) in enumerate(block_lines(block), 1):
         pos = _pos(int_box(line_box, width, height))
         line = _el(tb, "TextLine", ID=f"line_{ids}_{n}", **pos)
         _el(line, "String", CONTENT=text, **pos)
 
 
-def _block(parent, block: Block, ids: str, width: int, height: int) -> None:
+def _block(parent, block: Block, ids: str, width: int, height: int, frame=None, words=None) -> None:
     box = int_box(block.bbox_px, width, height)
     has_text = bool(block_lines(block))
     if block.type in PICTURE_TYPES:
@@ -79,13 +90,13 @@ def _block(parent, block: Block, ids: str, width: int, height: int) -> None:
         group = _el(parent, "ComposedBlock", ID=f"group_{ids}", TYPE=block.type, **_pos(box),
                     TAGREFS=tag_id(block.type))
         _el(group, "Illustration", ID=f"block_{ids}", TYPE=block.type, **_pos(box))
-        _text_block(group, block, f"{ids}_text", box, width, height)
+        _text_block(group, block, f"{ids}_text", box, width, height, frame, words)
         return
     if block.type == "table":
         group = _el(parent, "ComposedBlock", ID=f"group_{ids}", TYPE="table", **_pos(box), TAGREFS=tag_id("table"))
-        _text_block(group, block, ids, box, width, height)
+        _text_block(group, block, ids, box, width, height, frame, words)
         return
-    _text_block(parent, block, ids, box, width, height)
+    _text_block(parent, block, ids, box, width, height, frame, words)
 
 
 def _description(root, doc: Document) -> None:
@@ -108,7 +119,7 @@ def _description(root, doc: Document) -> None:
         _el(sw, "applicationDescription").text = xml_text(f"model: {doc.model}")
 
 
-def render_alto(doc: Document) -> str:
+def render_alto(doc: Document, layers: dict | None = None) -> str:
     """The document as one ALTO 4 file (UTF-8)."""
     if not doc.pages:  # ALTO's Layout needs at least one Page
         raise VlparseError(f"{doc.source}: no parsed page to write as ALTO")
@@ -129,6 +140,6 @@ def render_alto(doc: Document) -> str:
                  PROCESSINGREFS=PROCESSING_ID)
         space = _el(el, "PrintSpace", HPOS=0, VPOS=0, WIDTH=w, HEIGHT=h)
         for i, block in enumerate(page.blocks, 1):
-            _block(space, block, f"{info.page}_{i}", w, h)
+            _block(space, block, f"{info.page}_{i}", w, h, info.frame, (layers or {}).get(info.page))
     return etree.tostring(root, encoding="UTF-8", xml_declaration=True, pretty_print=True).decode("utf-8")
 

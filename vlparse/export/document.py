@@ -11,7 +11,8 @@ from vlparse.core.results import SCHEMA_VERSION, Document
 DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review")
 
 
-def render_text(doc: Document, fmt: str) -> str:
+def render_text(doc: Document, fmt: str, layers=None) -> str:
+    """``layers``: a function giving page number -> text-layer words (word boxes in hOCR / ALTO), or None."""
     if fmt == "json":
         return json.dumps(doc.to_dict(), ensure_ascii=False, indent=2) + "\n"
     if fmt == "html":
@@ -29,11 +30,11 @@ def render_text(doc: Document, fmt: str) -> str:
     if fmt == "hocr":
         from vlparse.export.hocr import render_hocr
 
-        return render_hocr(doc)
+        return render_hocr(doc, layers() if layers else None)
     if fmt == "alto":
         from vlparse.export.alto import render_alto
 
-        return render_alto(doc)
+        return render_alto(doc, layers() if layers else None)
     raise ValueError(f"{fmt} is not a text export")
 
 
@@ -42,7 +43,18 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
     """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written.
 
     ``images``: a function giving the pages' images (:func:`vlparse.pages.render.page_images`), for the review page.
+    hOCR and ALTO read the text layer of pages with verified blocks again for their word boxes.
     """
+    from functools import cache
+
+    @cache
+    def layers() -> dict:
+        from vlparse.pages.textlayer import document_words
+
+        pages = [p.info.page for p in doc.pages if any((b.verify or {}).get("status") == "verified"
+                                                       for b in p.blocks)]
+        return document_words(doc.source, pages, password) if pages else {}
+
     written = []
     for fmt in formats:
         target = path_for(fmt)
@@ -65,7 +77,7 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
                 pages = images()
             text = render_review(doc, pages)
         else:
-            text = render_text(doc, fmt)
+            text = render_text(doc, fmt, layers)
         if target is None:
             stdout.write(text)
             stdout.flush()

@@ -11,8 +11,10 @@ A block becomes a content area (``ocr_carea``), or the float the spec has for it
 ``ocr_footer``, ``ocr_pageno``, ``ocr_table``, ``ocr_image`` for figures, ``ocr_linedrawing`` for
 charts, ``ocr_caption``); its vlparse type is kept in ``data-block-type``. Line boxes come from the
 answer (``attrs.lines``, or a list's boxed ``items``); a block without them is one ``ocr_line`` over
-the block's box. The model gives no word boxes, so no ``ocrx_word`` is written (a word box would be
-invented). Blocks without a box keep their text and omit ``bbox``.
+the block's box. The model gives no word boxes; a block verified against the PDF's text layer (every word
+aligned, :func:`~vlparse.export.lines.layer_word_lines`) gets ``ocrx_word`` spans: the model's words with the
+layer words' boxes, lines grouped from them. No word box is ever invented. Blocks without a box keep their
+text and omit ``bbox``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from lxml import etree
 
 from vlparse import __version__
 from vlparse.core.results import Block, Document, PageResult
-from vlparse.export.lines import block_lines, int_box, source_name, xml_text
+from vlparse.export.lines import block_lines, int_box, layer_word_lines, source_name, xml_text
 
 XHTML = "http://www.w3.org/1999/xhtml"
 
@@ -39,7 +41,8 @@ FLOAT_CLASS: dict[str, str] = {
 }
 
 #: every class this exporter can write (the spec asks for all of them, used or not)
-CAPABILITIES: tuple[str, ...] = ("ocr_page", "ocr_carea", "ocr_par", "ocr_line", *sorted(set(FLOAT_CLASS.values())))
+CAPABILITIES: tuple[str, ...] = ("ocr_page", "ocr_carea", "ocr_par", "ocr_line", "ocrx_word",
+                                  *sorted(set(FLOAT_CLASS.values())))
 
 
 def _quote(value: str) -> str:
@@ -77,7 +80,7 @@ def _page_title(page: PageResult) -> str:
     return _title(*props)
 
 
-def _block(parent, block: Block, ids: str, width: int, height: int) -> None:
+def _block(parent, block: Block, ids: str, width: int, height: int, frame=None, words=None) -> None:
     box = int_box(block.bbox_px, width, height)
     cls = FLOAT_CLASS.get(block.type, "ocr_carea")
     area = _el(parent, "div", cls, _bbox(box), id=f"block_{ids}", data_block_type=block.type)
@@ -88,6 +91,18 @@ def _block(parent, block: Block, ids: str, width: int, height: int) -> None:
     level = block.attrs.get("level") if block.type == "heading" else None
     par_tag = f"h{level}" if isinstance(level, int) and 1 <= level <= 6 else "p"
     par = _el(area, par_tag, "ocr_par", _bbox(box), id=f"par_{ids}")
+    word_lines = layer_word_lines(block, frame, words)
+    if word_lines:
+        for n, (line_box, words) in enumerate(word_lines, 1):
+            line = _el(par, "span", "ocr_line", _bbox(int_box(line_box, width, height)), id=f"line_{ids}_{n}")
+            for k, (text, wbox) in enumerate(words, 1):
+                word = _el(line, "span", "ocrx_word", _bbox(int_box(wbox, width, height)), id=f"word_{ids}_{n}_{k}")
+                word.text = text
+                if k < len(words):
+                    word.tail = " "
+            if n < len(word_lines):
+                line.tail = "\n"
+        return
     for n, (text, line_box) in enumerate(lines, 1):
         line = _el(par, "span", "ocr_line", _bbox(int_box(line_box, width, height)), id=f"line_{ids}_{n}")
         line.text = text
@@ -95,8 +110,9 @@ def _block(parent, block: Block, ids: str, width: int, height: int) -> None:
             line.tail = "\n"
 
 
-def render_hocr(doc: Document) -> str:
-    """The document as one hOCR 1.2 file (XHTML, UTF-8)."""
+def render_hocr(doc: Document, layers: dict | None = None) -> str:
+    """The document as one hOCR 1.2 file (XHTML, UTF-8); ``layers``: page number -> the page's text-layer words
+    (word boxes for verified blocks)."""
     html = etree.Element(f"{{{XHTML}}}html", nsmap={None: XHTML})
     html.set("lang", "und")
     head = _el(html, "head")
@@ -115,6 +131,6 @@ def render_hocr(doc: Document) -> str:
         el = _el(body, "div", "ocr_page", _page_title(page), id=f"page_{info.page}", data_status=page.status)
         el.text = "" if not page.blocks else None
         for i, block in enumerate(page.blocks, 1):
-            _block(el, block, f"{info.page}_{i}", info.width_px, info.height_px)
+            _block(el, block, f"{info.page}_{i}", info.width_px, info.height_px, info.frame, (layers or {}).get(info.page))
     return etree.tostring(html, encoding="unicode", doctype="<!DOCTYPE html>", pretty_print=True).replace(
         "<!DOCTYPE html>", '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE html>', 1)

@@ -68,6 +68,44 @@ def block_lines(block: Block) -> list[tuple[str, list[float] | None]]:
     return [(text, block.bbox_px)] if text else []
 
 
+def layer_word_lines(block: Block, frame, words) -> list[tuple[list[float], list[tuple[str, list[float]]]]] | None:
+    """The block's words with their boxes from the PDF's text layer, grouped into lines, or None.
+
+    Only for a block verified against the text layer (``verify.status == "verified"``) when ``words`` (the page's
+    layer words, :func:`vlparse.pages.textlayer.document_words`) are given, and only when every word of the
+    model's text aligns with a layer word (:func:`vlparse.parse.verify.word_boxes`, over the words verification
+    matched): the text is the model's, each box is the layer word's, mapped to page pixels with ``frame``.
+    Words go on one line while their vertical centres fall within the previous word's height.
+    Returns ``[(line box px, [(word, word box px), ...]), ...]``.
+    """
+    from vlparse.parse.verify import DEFAULT, normalise, word_boxes, words_in
+
+    v = block.verify or {}
+    if not words or v.get("status") != "verified" or not frame or not frame.pt_per_px_x or not frame.pt_per_px_y:
+        return None
+    box = v.get("model_bbox_pt") or block.bbox_pt  # the box verification matched the words with
+    if not box:
+        return None
+    tokens = normalise(block.text).split()
+    boxes = word_boxes(block.text, words, words_in(box, words, DEFAULT.margin_pt))
+    if not boxes or len(boxes) != len(tokens) or not all(boxes):
+        return None
+    sx, sy = frame.pt_per_px_x, frame.pt_per_px_y
+    lines: list[list[tuple[str, list[float]]]] = []
+    for token, b in zip(tokens, boxes):
+        text, box = xml_text(token), [b[0] / sx, b[1] / sy, b[2] / sx, b[3] / sy]
+        if not text:
+            continue
+        if lines:
+            prev = lines[-1][-1][1]
+            if prev[1] <= (box[1] + box[3]) / 2.0 <= prev[3]:
+                lines[-1].append((text, box))
+                continue
+        lines.append([(text, box)])
+    return [([min(b[0] for _, b in ln), min(b[1] for _, b in ln), max(b[2] for _, b in ln),
+              max(b[3] for _, b in ln)], ln) for ln in lines] or None
+
+
 def source_name(path: str) -> str:
     """The input path as a POSIX path (what the hOCR ``image`` property and ALTO ``fileName`` want)."""
     return PurePath(path).as_posix()

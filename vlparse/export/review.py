@@ -55,7 +55,7 @@ nav.pages a { text-decoration: none; }
 .hint { color: var(--muted); font-size: .85rem; margin: .25rem 0 0; }
 .status { display: inline-block; font-size: .75rem; font-weight: 600; padding: .05rem .45rem; border-radius: 1rem;
           color: #fff; background: var(--ok); vertical-align: middle; }
-.status.repaired, .status.truncated, .status.repetition { background: var(--warn); }
+.status.repaired, .status.truncated, .status.repetition, .status.suspect { background: var(--warn); }
 .status.failed { background: var(--bad); }
 main { padding: 0 1.5rem 3rem; }
 section.page { margin-top: 1.5rem; }
@@ -89,6 +89,8 @@ ol.blocks { list-style: none; margin: 0; padding: 0; }
        color: rgb(var(--c)); text-decoration: none; }
 .tag:hover, .tag:focus-visible { text-decoration: underline; }
 .nobox { font-size: .7rem; color: var(--muted); }
+.box.v-unverifiable { border-style: dashed; }
+.agree { font-size: .7rem; font-weight: 600; margin-left: .4rem; color: rgb(var(--a)); }
 .content { overflow-x: auto; }
 .content > :first-child { margin-top: .15rem; }
 .content > :last-child { margin-bottom: .15rem; }
@@ -144,17 +146,36 @@ def _content(block: Block) -> str:
     return f"<p>{text}</p>"
 
 
+#: box colours when the page was verified against its text layer (vlparse.parse.verify): the agreement decides
+AGREEMENT_RGB = {"verified": "22 140 60", "low": "200 30 30", "unverifiable": "120 120 120"}
+
+
+def _agreement(block: Block) -> tuple[str, str] | None:
+    """(status, label) of the block's verification, or None when the page was not verified."""
+    v = block.verify
+    if not v or v.get("status") not in AGREEMENT_RGB:
+        return None
+    if v["status"] == "unverifiable":
+        return v["status"], f"unverifiable ({v.get('reason', '')})"
+    return v["status"], f"{v['status']}: text agrees {v.get('text', 0):.0%} with the PDF's text layer"
+
+
 def _box(block: Block, n: int, k: int, width: int, height: int) -> str:
     x0, y0, x1, y1 = block.bbox_px
     x0, x1 = sorted((x0, x1))
     y0, y1 = sorted((y0, y1))
+    agree = _agreement(block)
+    colour = AGREEMENT_RGB[agree[0]] if agree else _rgb(block.type)  # verified pages: coloured by agreement
     style = (f"left:{_pct(x0, width)};top:{_pct(y0, height)};width:{_pct(x1 - x0, width)};"
-             f"height:{_pct(y1 - y0, height)};--c:{_rgb(block.type)}")
+             f"height:{_pct(y1 - y0, height)};--c:{colour}")
     text = _short(block.text) or "(no text)"
-    label = f"{block.type} {k}: {text}"
-    return (f'<a class="box" id="p{n}-box{k}" href="#p{n}-b{k}" style="{style}" data-type="{escape(block.type)}" '
-            f'data-bbox="{x0:g} {y0:g} {x1:g} {y1:g}" aria-label="{escape(label)}">'
-            f'<span class="tip" aria-hidden="true"><b>{escape(block.type)} {k}</b>{escape(text)}</span></a>')
+    label = f"{block.type} {k}: {text}" + (f" ({agree[1]})" if agree else "")
+    cls = f"box v-{agree[0]}" if agree else "box"
+    extra = f' data-verify="{agree[0]}"' if agree else ""
+    tip = escape(text) + (f"\n{escape(agree[1])}" if agree else "")
+    return (f'<a class="{cls}" id="p{n}-box{k}" href="#p{n}-b{k}" style="{style}" data-type="{escape(block.type)}" '
+            f'data-bbox="{x0:g} {y0:g} {x1:g} {y1:g}"{extra} aria-label="{escape(label)}">'
+            f'<span class="tip" aria-hidden="true"><b>{escape(block.type)} {k}</b>{tip}</span></a>')
 
 
 def _entry(block: Block, n: int, k: int) -> str:
@@ -162,6 +183,9 @@ def _entry(block: Block, n: int, k: int) -> str:
     link = (f'<a class="tag" href="#p{n}-box{k}" title="show on the page">{label}</a>' if _has_box(block)
             else f'<span class="tag">{label}</span> <span class="nobox">no box'
                  + (f" ({escape(str(block.attrs['no_box']))})" if block.attrs.get("no_box") else "") + "</span>")
+    agree = _agreement(block)
+    if agree:
+        link += f'<span class="agree" style="--a:{AGREEMENT_RGB[agree[0]]}">{escape(agree[1])}</span>'
     return (f'<li class="block" id="p{n}-b{k}" data-type="{escape(block.type)}" style="--c:{_rgb(block.type)}">'
             f'{link}<div class="content">{_content(block)}</div></li>')
 
@@ -216,8 +240,19 @@ def _header(doc: Document, name: str, legend_title: str = "Block types") -> str:
             f'<p class="meta">{" · ".join(escape(f) for f in facts if f)}</p>'
             f'<nav class="pages" aria-label="pages"><ol>{nav}</ol></nav>'
             f'<section class="legend" aria-labelledby="legend-title"><h2 id="legend-title">{escape(legend_title)}</h2>'
-            f'<ul>{legend}</ul><p class="hint">Hover or focus (Tab) a box to read its type and text; '
-            "activate it to jump to the parsed block, and a block's label to jump back.</p></section></header>")
+            f'<ul>{legend}</ul>{_agreement_legend(pages)}<p class="hint">Hover or focus (Tab) a box to read its type and '
+            "text; activate it to jump to the parsed block, and a block's label to jump back.</p></section></header>")
+
+
+def _agreement_legend(pages) -> str:
+    """On verified documents, the box colours mean agreement with the text layer: say so."""
+    counts = Counter(a[0] for p in pages for b in p.blocks if (a := _agreement(b)))
+    if not counts:
+        return ""
+    items = "".join(f'<li><span class="swatch" style="--c:{AGREEMENT_RGB[s]}" aria-hidden="true"></span>{s} '
+                    f'<span class="count">{counts[s]}</span></li>' for s in AGREEMENT_RGB if counts[s])
+    return ('<h2>Box colour: agreement with the PDF\'s text layer</h2>'
+            f'<ul class="agreement">{items}</ul>')
 
 
 def render_review(doc: Document, images: list, legend: str = "Block types") -> str:

@@ -43,6 +43,7 @@ class PageError(VlparseError):
 class RenderedPage:
     image: object  # PIL.Image.Image, RGB, at the model's native size
     info: PageInfo
+    text_layer: object = None  # vlparse.pages.textlayer.TextLayer when the run verifies against it
 
 
 def page_ranges(spec: str | None) -> list[tuple[int, int | None]]:
@@ -179,6 +180,7 @@ class PdfSource(Source):
             raise InputError(f"{count} pages is more than the {MAX_PDF_PAGES}-page guard; split the document")
         self.doc = doc
         self.page_count = count
+        self._last_dlist = None  # (page number, display list, page rect) of the page rendered last
 
     def _render(self, number: int, width: int, height: int):
         """The displayed page (rotation and cropbox applied) rendered to exactly width x height, RGB."""
@@ -190,7 +192,11 @@ class PdfSource(Source):
                 page = self.doc[number - 1]
                 rect = page.rect
                 mat = pymupdf.Matrix(width / rect.width, height / rect.height)
-                pix = page.get_pixmap(matrix=mat, alpha=False, colorspace=pymupdf.csRGB, annots=True)
+                # what Page.get_pixmap does, keeping the display list: text_layer() reads the same page from it
+                # without interpreting the page's content again
+                dlist = page.get_displaylist(annots=True)
+                pix = dlist.get_pixmap(matrix=mat, alpha=False, colorspace=pymupdf.csRGB)
+                self._last_dlist = (number, dlist, rect)
             except Exception as e:  # noqa: BLE001 - one broken page must not cost the document
                 raise PageError(f"page {number} cannot be rendered: {_short(e)}") from None
             img = Image.frombytes("RGB", (pix.width, pix.height), pix.samples)
@@ -205,6 +211,23 @@ class PdfSource(Source):
                 return page.rect.width, page.rect.height, page.rotation
             except Exception as e:  # noqa: BLE001
                 raise PageError(f"page {number} cannot be read: {_short(e)}") from None
+
+    def text_layer(self, number: int):
+        """The page's own text layer (:mod:`vlparse.pages.textlayer`), boxes in ``bbox_pt`` space.
+
+        Right after :meth:`page` rendered the same page, the text comes from that rendering's display list
+        (the page's content is interpreted once for both).
+        """
+        from vlparse.pages.textlayer import read_text_layer, text_layer_from_displaylist
+
+        with PDF_LOCK:
+            last, self._last_dlist = self._last_dlist, None
+            try:
+                if last is not None and last[0] == number:
+                    return text_layer_from_displaylist(last[1], last[2])
+                return read_text_layer(self.doc[number - 1])
+            except Exception as e:  # noqa: BLE001 - one broken page must not cost the document
+                raise PageError(f"page {number}: text layer cannot be read: {_short(e)}") from None
 
     def page(self, number: int, family: Family, budget: Budget, dpi: float | None = None) -> RenderedPage:
         from PIL import Image
@@ -233,6 +256,7 @@ class PdfSource(Source):
 
     def close(self) -> None:
         with PDF_LOCK:
+            self._last_dlist = None
             self.doc.close()
 
 

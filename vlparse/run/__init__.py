@@ -15,6 +15,8 @@ _EXPORTS = {
     "run_extract": ("vlparse.run.extract", "run_extract"),
     "split_args": ("vlparse.run.ground", "split_args"),
     "run_render": ("vlparse.run.render_job", "run_render"),
+    "run_eval": ("vlparse.run.eval_job", "run_eval"),
+    "EvalOptions": ("vlparse.run.eval_job", "EvalOptions"),
     "RenderOptions": ("vlparse.run.render_job", "RenderOptions"),
 }
 __all__ = sorted(_EXPORTS)

@@ -14,6 +14,7 @@ from vlparse.core.options import DocOptions
 from vlparse.run.job import doc_job, exit_code, gather_inputs, make_store, remote_output, run_pipeline
 from vlparse.run.remote import is_url
 from vlparse.backends.factory import resolve_family
+from vlparse.run.verify import VERIFY_VERSION
 
 
 class DocListener(Listener):
@@ -75,6 +76,7 @@ def run_doc(opts: DocOptions) -> int:
     model_name = opts.backend.run_model
     store = make_store(plan, task="doc", family=family.name, model=model_name, prompt=task.prompt, budget=cfg.budget,
                        dpi=opts.dpi, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend,
+                       verify=VERIFY_VERSION, snap_boxes=opts.snap_boxes,
                        **({"answer_format": task.answer_format} if task.answer_format != "html" else {}))
     listener = DocListener(opts, plan, family, model_name, formats)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)

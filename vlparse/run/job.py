@@ -92,7 +92,13 @@ def doc_job(family: Family, opts: RunOptions) -> tuple[Task, RunConfig]:
     prompt = load_prompt(family, "doc-markdown" if markdown else "doc", opts.prompt_file)
     budget = budget_for(family, "doc", opts)
     task = Task("doc", family, prompt, Decoding(opts.tokens_for("doc")), answer_format=answer_format.value)
-    return task, run_config(task, budget, opts)
+    cfg = run_config(task, budget, opts)
+    # every PDF page is checked against its own text layer, read with the rendering (vlparse/run/verify.py)
+    from vlparse.run.verify import verifier
+
+    cfg.text_layer = True
+    cfg.finish_page = verifier(snap_boxes=bool(getattr(opts, "snap_boxes", False)))
+    return task, cfg
 
 
 def ground_job(family: Family, opts: RunOptions, queries: list[str], points: bool) -> tuple[Task, RunConfig]:

@@ -40,6 +40,8 @@ class RunConfig:
     force: bool = False
     batch_size: int | None = None  # None: the backend's own choice
     window: int = 4  # sort pages by size within this many batches
+    text_layer: bool = False  # the renderer also reads each PDF page's text layer (page.text_layer)
+    finish_page: Callable[[PageResult, object], None] | None = None  # called on each page's final result
 
 
 @dataclass
@@ -169,6 +171,11 @@ class Runner:
                         except (PageError, InputError) as e:
                             out.put(("page_error", doc, (number, e.message)))
                             continue
+                        if cfg.text_layer and src.kind == "pdf":
+                            try:
+                                page.text_layer = src.text_layer(number)
+                            except PageError:
+                                page.text_layer = None  # verification says the layer could not be read
                         out.put(("page", doc, page))
         except BaseException as e:  # never let the producer die silently
             out.put(("crash", None, e))
@@ -315,6 +322,8 @@ class Runner:
         if len(w.tries) > 1:
             best.attempts = w.tries
             best.warnings.append(f"{len(w.tries)} attempts; kept attempt {w.best_attempt}")
+        if self.cfg.finish_page is not None:
+            self.cfg.finish_page(best, w.page)
         self._finish(w.doc, best)
         return False
 

@@ -61,7 +61,7 @@ class ProgressListener(Listener):
         failed = sum(1 for r in doc.results.values() if r.status == FAILED)
         marked = sum(1 for r in doc.results.values() if r.status not in ("ok", FAILED))
         note = f", {failed} failed" if failed else ""
-        note += f", {marked} marked (truncated/repaired/repetition)" if marked else ""
+        note += f", {marked} marked (truncated/repaired/repetition/suspect)" if marked else ""
         console.info(f"{doc.source}: {len(doc.results)} page(s){note}")
 
     def on_input_error(self, doc: DocumentRun) -> None:

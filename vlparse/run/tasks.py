@@ -12,9 +12,9 @@ from typing import Any
 
 from vlparse.core.prompt import Prompt
 from vlparse.core.families import Family
-from vlparse.core.results import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, PageInfo, PageResult
+from vlparse.core.results import FAILED, OK, REPAIRED, REPETITION, SUSPECT, TRUNCATED, PageInfo, PageResult
 
-_RANK = {OK: 4, REPAIRED: 3, REPETITION: 2, TRUNCATED: 2, FAILED: 0}
+_RANK = {OK: 4, REPAIRED: 3, SUSPECT: 3, REPETITION: 2, TRUNCATED: 2, FAILED: 0}
 MAX_TOKENS_CAP = 32768
 
 
