@@ -112,9 +112,9 @@ def _by_source(results: Iterable[PageResult]) -> dict[str, list[PageResult]]:
 
 def _page_images(source: str, results: Sequence[PageResult], password: str | None):
     """(result, its page image in its pixel space) for each result that has one."""
-    from vlparse.pages.render import page_images
+    from vlparse.pages.render import iter_page_images
 
-    for r, img in zip(results, page_images(source, [r.info for r in results], password)):
+    for r, img in zip(results, iter_page_images(source, [r.info for r in results], password)):
         if img is not None:
             yield r, img
 
@@ -215,12 +215,12 @@ def write_block_overlays(doc: Document, out_dir: str | Path, base_name: str | No
 
     ``images``: the pages' images (as :func:`vlparse.pages.render.page_images` gives them), when already rendered.
     """
-    from vlparse.pages.render import page_images
+    from vlparse.pages.render import iter_page_images
 
     out = Path(out_dir)
     name = base_name or Path(doc.source).stem or "document"
-    if images is None:
-        images = page_images(doc.source, [p.info for p in doc.pages], password)
+    if images is None:  # one page at a time
+        images = iter_page_images(doc.source, [p.info for p in doc.pages], password)
     written = []
     for r, img in zip(doc.pages, images):
         if img is not None and r.status != FAILED:

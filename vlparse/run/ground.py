@@ -122,7 +122,6 @@ def print_table(results: list[PageResult]) -> None:
 def run_ground(opts: GroundOptions) -> int:
     family = resolve_family(opts.backend) if opts.queries else None
     task, cfg = ground_job(family, opts, opts.queries, opts.points)
-    task_name = "points" if opts.points else "ground"
     sources, problems, many = gather_inputs(opts)
     if not sources and not problems:
         raise UsageError("no inputs")
@@ -142,8 +141,7 @@ def run_ground(opts: GroundOptions) -> int:
     if opts.json_lines is False and plan.mode == "none":
         table = True
     model_name = opts.backend.run_model
-    store = make_store(plan, task=task_name, family=family.name, model=model_name, prompt=task.prompt,
-                       budget=cfg.budget, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend)
+    store = make_store(plan, cfg, opts)
     listener = GroundListener(opts, plan, family, table)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     listener.finish()
