@@ -186,6 +186,8 @@ class Runner:
                         return
                     continue
                 with src:
+                    if self.store is not None:
+                        self.store.identity(source)  # the file as opened, before anything can change it
                     doc.kind = src.kind
                     try:
                         doc.pages = parse_page_selection(cfg.pages, src.page_count) if src.kind == "pdf" else \
