@@ -425,9 +425,9 @@ class Runner:
 
 
 def _nbytes(page) -> int:
-    """The memory a rendered page holds (its pixels)."""
+    """The memory a rendered page holds: Pillow keeps RGB (and RGBA) pixels in 4 bytes, L in 1."""
     image = page.image
-    return image.size[0] * image.size[1] * max(1, len(image.getbands()))
+    return image.size[0] * image.size[1] * (1 if len(image.getbands()) == 1 else 4)
 
 
 def generate_isolated(backend: Backend, requests: list[Request]) -> list[Answer]:
