@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,7 +34,9 @@ class Pace:
     def __init__(self, root: Path):
         self.dir = root / "pace"
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.env = {**os.environ, "VLPARSE_TEST_PACE": str(self.dir), "PYTHONUNBUFFERED": "1"}
+        # PYTHONFAULTHANDLER: a run that hangs is stopped with SIGABRT by finish(), which dumps every thread's stack
+        self.env = {**os.environ, "VLPARSE_TEST_PACE": str(self.dir), "PYTHONUNBUFFERED": "1",
+                    "PYTHONFAULTHANDLER": "1"}
 
     def allow(self, *numbers: int) -> None:
         for n in numbers:
@@ -50,8 +53,26 @@ class Pace:
                 raise AssertionError(f"the run ended (rc {proc.returncode}) before its answer {n} was asked: "
                                      f"{proc.stderr.read() if proc.stderr else ''}")
             if time.monotonic() > deadline:
+                if proc is not None:
+                    finish(proc, timeout=0)
                 raise AssertionError(f"answer {n} was never asked")
             time.sleep(0.01)
+
+
+def finish(proc: subprocess.Popen, timeout: float = 120.0) -> tuple[str, str]:
+    """``proc.communicate()``; a run still going after ``timeout`` is aborted (its threads' stacks go into the
+    failure message) instead of being left behind."""
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out, err = proc.communicate()
+        raise AssertionError(f"the run did not end in {timeout}s; its stacks:\n{err}") from None
+    return out, err
 
 
 def manifest_pages(out: Path) -> list[tuple[str, int]]:

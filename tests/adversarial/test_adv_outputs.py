@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from paced import FAMILY, Pace, answers_for, manifest_pages, one_error_line, temp_files, vlparse
+from paced import FAMILY, Pace, finish, answers_for, manifest_pages, one_error_line, temp_files, vlparse
 from pdfs import make_pdf
 
 pytestmark = pytest.mark.adversarial
@@ -216,7 +216,7 @@ def test_an_input_changed_after_its_pages_were_generated_is_isolated(tmp_path):
     pace.wait_asked(1, proc)
     a.write_bytes(b"<html>not a PDF any more</html>\n")  # replaced while its page was with the model
     pace.allow_all()
-    _, err = proc.communicate(timeout=120)
+    _, err = finish(proc, 120)
     assert proc.returncode == 1, err
     assert "a.pdf" in one_error_line(err)
     assert (out / "b.searchable.pdf").exists() and not (out / "a.searchable.pdf").exists()

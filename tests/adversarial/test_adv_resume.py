@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from paced import FAMILY, Pace, answers_for, manifest_pages, one_error_line, vlparse
+from paced import FAMILY, Pace, finish, answers_for, manifest_pages, one_error_line, vlparse
 from pdfs import make_pdf
 from vlparse.core.results import SCHEMA_VERSION
 
@@ -132,7 +132,7 @@ def test_a_second_run_on_the_same_dir_refuses_naming_the_live_pid(tmp_path):
         assert f"PID {proc.pid}" in line and "--wait" in line
     finally:
         pace.allow_all()
-        proc.communicate(timeout=120)
+        finish(proc, 120)
     assert proc.returncode == 0
     assert sorted(manifest_pages(out)) == [("a.pdf", 1), ("a.pdf", 2)]  # no page recorded twice
 
@@ -142,8 +142,8 @@ def test_wait_waits_for_the_first_run_and_redoes_nothing(tmp_path):
     second = subprocess.Popen(cmd + ["--wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env=pace.env)
     pace.allow_all()
-    proc.communicate(timeout=120)
-    _, err = second.communicate(timeout=120)
+    finish(proc, 120)
+    _, err = finish(second, 120)
     assert proc.returncode == 0 and second.returncode == 0, err
     assert "2 already done" in err  # it ran once the first had finished (the first held out/ before it started)
     assert sorted(manifest_pages(out)) == [("a.pdf", 1), ("a.pdf", 2)]
@@ -152,7 +152,7 @@ def test_wait_waits_for_the_first_run_and_redoes_nothing(tmp_path):
 def test_the_lock_does_not_outlive_a_kill_9_of_its_holder(tmp_path):
     proc, cmd, out, pace = _paced_holder(tmp_path)
     proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
+    finish(proc, 60)
     pace.allow_all()
     p = subprocess.run(cmd, capture_output=True, text=True, env=pace.env, timeout=120)
     assert p.returncode == 0, p.stderr

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from paced import FAMILY, Pace, answers_for, manifest_pages, one_error_line, temp_files, vlparse
+from paced import FAMILY, Pace, finish, answers_for, manifest_pages, one_error_line, temp_files, vlparse
 from pdfs import make_pdf
 
 pytestmark = pytest.mark.adversarial
@@ -34,7 +34,7 @@ def _stop_after_two(tmp_path, sig):
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=pace.env)
     pace.wait_asked(3, proc)
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+    _, err = finish(proc, 120)
     return proc, err, cmd, out, pace
 
 
@@ -129,7 +129,7 @@ def test_readme_pipeline_rerun_after_ctrl_c_leaves_pages_jsonl_complete(tmp_path
                             start_new_session=True)
     pace.wait_asked(3, proc)
     os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole pipeline
-    proc.communicate(timeout=120)
+    finish(proc, 120)
     pace.allow_all()
     for _ in range(2):  # after the Ctrl-C, and again after a complete run
         p = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=pace.env, capture_output=True, text=True,
