@@ -111,6 +111,27 @@ def test_a_rerun_with_nothing_to_redo_leaves_exports_untouched(run, tmp_path, fm
     assert {f.name: f.stat().st_mtime for f in files} == {f.name: old for f in files}
 
 
+def test_a_rerun_with_nothing_to_redo_leaves_overlays_and_ground_files_untouched(run, tmp_path, cli):
+    from PIL import Image
+
+    assert run("--overlay", tmp_path / "ov").exit_code == 0
+    img = tmp_path / "shapes.png"
+    Image.new("RGB", (400, 300), "white").save(img)
+    ans = tmp_path / "g.jsonl"
+    ans.write_text("".join(json.dumps({"page": n, "output": '[{"bbox_2d": [10, 10, 50, 50], "label": "box"}]'})
+                           + "\n" for n in (1, 2)))
+    ground = ("ground", img, tmp_path / "a.pdf", "box", "--family", FAMILY, "--from-output", ans, "-o", tmp_path / "g")
+    assert cli(*ground).exit_code == 0
+    files = [*(tmp_path / "ov").iterdir(), *(f for f in (tmp_path / "g").iterdir() if f.suffix == ".json")]
+    assert len(files) == 5  # 2 overlays; shapes.json, a-p1.json, a-p2.json
+    old = 1_000_000_000
+    for f in files:
+        os.utime(f, (old, old))
+    assert "2 already done" in run("--overlay", tmp_path / "ov").stderr
+    assert "already done" in cli(*ground).stderr
+    assert {f.name: f.stat().st_mtime for f in files} == {f.name: old for f in files}
+
+
 def _paced_holder(tmp_path):
     """A run on out/ that holds the directory while it waits for its first answer."""
     pdf = make_pdf(tmp_path / "a.pdf", pages=2)

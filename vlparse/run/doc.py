@@ -48,7 +48,8 @@ class DocListener(Listener):
             from vlparse.export.overlays import write_block_overlays
 
             self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source),
-                                                 password=self.opts.password)
+                                                 password=self.opts.password,
+                                                 keep_existing=run.resumed == len(run.pages))
 
 
 def run_doc(opts: DocOptions) -> int:

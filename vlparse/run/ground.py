@@ -57,10 +57,12 @@ class GroundListener(Listener):
         if self.plan.mode == "file":
             self._lines.append(line)
         elif self.plan.mode == "dir":
-            from vlparse.run.atomic import atomic_write_text
+            from vlparse.run.atomic import atomic_write_bytes, same_content
 
             suffix = f"-p{result.info.page}" if result.info.kind == "pdf" or result.info.page > 1 else ""
-            atomic_write_text(self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json", line)
+            target = self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json"
+            if not same_content(target, line.encode("utf-8")):  # a resumed page's file stays untouched
+                atomic_write_bytes(target, line.encode("utf-8"))
         if not self.table and (self.plan.mode in ("stdout",) or self.opts.jsonl or self.plan.mode == "none"):
             sys.stdout.write(line)
             sys.stdout.flush()
