@@ -45,7 +45,7 @@ class Counting(Backend):
 
 def _cfg(**kw) -> RunConfig:
     task = Task("doc", QWEN2_5_VL, load_prompt(QWEN2_5_VL, "doc"), Decoding(64))
-    return RunConfig(task, Budget(QWEN2_5_VL.default_min_pixels(), 100_000), **kw)
+    return RunConfig(task=task, budget=Budget(QWEN2_5_VL.default_min_pixels(), 100_000), **kw)
 
 
 def _count_renders(monkeypatch) -> list[int]:
