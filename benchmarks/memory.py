@@ -1,7 +1,7 @@
 """Peak memory of ``vlparse doc`` on a long document with recorded answers (no model: the pipeline itself).
 
 Builds an N-page text PDF and one recorded answer per page, runs ``vlparse doc`` in a child process and
-reports the child's peak resident set (``ru_maxrss`` from ``os.wait4``), for a plain run and a ``--review``
+reports its peak resident set (``ru_maxrss`` from ``os.wait4``, measured by a small process in between), for a plain run and a ``--review``
 run, each into a fresh ``-o DIR``:
 
     python benchmarks/memory.py [--pages 2000] [--review-only | --plain-only] [--keep DIR]
@@ -42,16 +42,26 @@ def make_inputs(root: Path, pages: int) -> tuple[Path, Path]:
     return pdf, answers
 
 
+#: runs the command as its own child and prints that child's peak RSS (KiB) and exit status. The measured
+#: process must not be forked straight from a big parent (a test runner with torch loaded): a child's
+#: ru_maxrss counts what it inherited before exec, so a small process in between does the fork.
+_WRAPPER = """
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(p.pid, 0)
+print(usage.ru_maxrss, os.waitstatus_to_exitcode(status))
+"""
+
+
 def peak_rss_mb(cmd: list[str]) -> tuple[float, float, int]:
-    """(peak RSS of the child in MB, wall seconds, exit status)."""
+    """(peak RSS of the command in MB, wall seconds, exit status)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode(errors="replace")
-    if proc.returncode != 0:
-        sys.exit(f"the run failed (exit {proc.returncode}): {err[-2000:]}")
-    return usage.ru_maxrss / 1024, time.perf_counter() - t0, proc.returncode
+    p = subprocess.run([sys.executable, "-c", _WRAPPER, *cmd], capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    kib, code = (int(x) for x in p.stdout.split())
+    if code != 0:
+        sys.exit(f"the run failed (exit {code}): {p.stderr[-2000:]}")
+    return kib / 1024, seconds, code
 
 
 def doc_command(pdf: Path, answers: Path, out: Path, *flags: str) -> list[str]:
