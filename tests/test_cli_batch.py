@@ -1,11 +1,8 @@
-"""Batch runs: stdin lists, JSON lines, resume after kill -9, bad inputs, exit codes."""
+"""Batch runs: stdin lists, JSON lines, bad inputs, exit codes."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -121,60 +118,5 @@ def test_shell_pipeline_on_a_tiny_model(tmp_path, tiny_models):
         assert (tmp_path / "out" / name).exists()
 
 
-def _long_run(tmp_path, tiny_models) -> tuple[list[str], Path]:
-    """A page-at-a-time run over an 8-page PDF: (the command, its output directory)."""
-    pdf = make_pdf(tmp_path / "long.pdf", pages=8)
-    out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "vlparse", "doc", str(pdf), "-o", str(out), "--json", "--model",
-           str(tiny_models["qwen2.5-vl"]), "--max-new-tokens", "48", "--max-pixels", "150000", "--batch-size", "1",
-           "--retries", "0"]
-    return cmd, out
-
-
-def _wait_for_pages(proc, manifest: Path, pages: int = 2) -> None:
-    """Until the manifest records ``pages`` finished pages (or the process ends)."""
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if manifest.exists() and len(manifest.read_text().splitlines()) >= pages:
-            return
-        time.sleep(0.02)
-
-
-@pytest.mark.slow
-def test_kill_and_resume_processes_every_page_exactly_once(tmp_path, tiny_models):
-    cmd, out = _long_run(tmp_path, tiny_models)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
-    manifest = out / "manifest.jsonl"
-    _wait_for_pages(proc, manifest)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    first = [json.loads(x) for x in manifest.read_text().splitlines()]
-    assert 2 <= len(first) < 8, "the run should have been killed mid-way"
-    assert not (out / "long.json").exists()  # no half-written export
-    p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert p.returncode == 0, p.stderr
-    all_lines = [json.loads(x) for x in manifest.read_text().splitlines()]
-    pages = [x["page"] for x in all_lines]
-    assert sorted(pages) == list(range(1, 9))  # every page logged exactly once across both runs
-    doc = json.loads((out / "long.json").read_text())
-    assert [p["page"] for p in doc["pages"]] == list(range(1, 9))
-    leftovers = [f for f in out.rglob("*") if f.name.endswith(".tmp")]
-    assert not leftovers
-
-
-@pytest.mark.slow
-def test_ctrl_c_stops_cleanly_keeps_finished_pages_and_exits_130(tmp_path, tiny_models):
-    cmd, out = _long_run(tmp_path, tiny_models)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    manifest = out / "manifest.jsonl"
-    _wait_for_pages(proc, manifest)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, err
-    assert "Traceback" not in err and "vlparse: error: interrupted (finished pages are kept" in err
-    done = [json.loads(x) for x in manifest.read_text().splitlines()]
-    assert 2 <= len(done) < 8 and not (out / "long.json").exists()
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
-    assert p.returncode == 0 and f"{len(done)} already done" in p.stderr
-    assert sorted(json.loads(x)["page"] for x in manifest.read_text().splitlines()) == list(range(1, 9))
+# Kill -9, Ctrl-C, SIGTERM and resume: tests/adversarial/test_adv_signals.py, on a backend whose pace the test
+# controls (they used to race a tiny model against a polling loop, and flaked on a loaded machine).

@@ -79,10 +79,13 @@ def test_the_pipeline_example_on_a_tiny_model(scratch, tiny_models):
     assert sorted((Path(x["source"]).name, x["page"]) for x in lines) == [("a.pdf", 1), ("a.pdf", 2), ("b.pdf", 1)]
     assert (scratch / "out" / "a.json").exists() and (scratch / "out" / "b.json").exists()
     assert len((scratch / "out" / "manifest.jsonl").read_text().splitlines()) == 3
-    # the same command again: everything is resumed, nothing redone, nothing printed twice
+    # the same command again: everything is resumed, nothing redone or logged twice, pages.jsonl still complete
     p = _shell(cmd, scratch)
     assert p.returncode == 0 and "3 already done" in p.stderr
     assert len((scratch / "out" / "manifest.jsonl").read_text().splitlines()) == 3
+    lines = [json.loads(x) for x in (scratch / "pages.jsonl").read_text().splitlines()]
+    assert sorted((Path(x["source"]).name, x["page"], x["resumed"]) for x in lines) == [
+        ("a.pdf", 1, True), ("a.pdf", 2, True), ("b.pdf", 1, True)]
 
 
 def test_the_extract_example_without_a_gpu(scratch):

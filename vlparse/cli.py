@@ -5,18 +5,22 @@ This module only wires commands together and maps errors to one clear line and a
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 
 import typer
 from typer.exceptions import Abort, Exit, TyperException
 
 from vlparse import __version__
 from vlparse.run import console
-from vlparse.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, VlparseError
+from vlparse.core.errors import EXIT_INTERRUPTED, EXIT_PIPE, EXIT_TERMINATED, EXIT_USAGE, VlparseError
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 all done; 1 some inputs or pages failed; 2 usage error or unreadable input; "
-    "3 model unavailable; 4 out of memory; 5 server unreachable; 130 interrupted."
+    "3 model unavailable; 4 out of memory; 5 server unreachable; 130 interrupted (Ctrl-C); 141 stdout closed; "
+    "143 terminated (SIGTERM)."
 )
 
 app = typer.Typer(
@@ -48,16 +52,36 @@ class Interrupted(VlparseError):
     exit_code = EXIT_INTERRUPTED
 
 
+class ClosedPipe(VlparseError):
+    """The reader of stdout went away (``… | head -1``): end quietly, as ``cat`` or ``grep`` do."""
+
+    exit_code = EXIT_PIPE
+
+
+class _Terminate(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so the run stops the way Ctrl-C stops it."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminate()
+
+
 def _interruptible(fn):
-    """Ctrl-C inside a command becomes :class:`Interrupted` (Typer would turn it into a silent exit 130)."""
+    """Ctrl-C / SIGTERM inside a command become :class:`Interrupted` (130 / 143), a closed stdout
+    :class:`ClosedPipe` (141): Typer would turn them into a silent 130 and an exit 1 ("some pages failed")."""
     import functools
 
     @functools.wraps(fn)
     def command(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
+        except _Terminate:
+            raise Interrupted("terminated (finished pages are kept: rerun the same command to resume)",
+                              exit_code=EXIT_TERMINATED) from None
         except KeyboardInterrupt:
             raise Interrupted("interrupted (finished pages are kept: rerun the same command to resume)") from None
+        except BrokenPipeError:
+            raise ClosedPipe("stdout closed") from None
 
     return command
 
@@ -86,9 +110,32 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if "--debug" in args:
         console.configure(debug=True)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if main_thread else None
+    try:
+        return _main(args)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _silence_stdout() -> None:
+    """After the reader of stdout left: further writes (the interpreter's final flush) go nowhere."""
+    try:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, sys.stdout.fileno())
+        os.close(fd)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's capture): nothing to silence
+        pass
+
+
+def _main(args: list[str]) -> int:
     try:
         rv = app(args=args, prog_name="vlparse", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+    except ClosedPipe as e:
+        _silence_stdout()
+        code = e.exit_code
     except VlparseError as e:
         if console.debug_enabled():
             raise
@@ -108,13 +155,18 @@ def main(argv: list[str] | None = None) -> int:
         console.error("interrupted")
         code = EXIT_INTERRUPTED
     except BrokenPipeError:
-        code = 0
+        _silence_stdout()
+        code = EXIT_PIPE
     except Exception as e:  # last resort: still one line, unless --debug
         if console.debug_enabled():
             raise
         console.error(f"internal error: {type(e).__name__}: {e} (run with --debug for a traceback)")
         code = 1
-    sys.stdout.flush()
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        code = EXIT_PIPE
     return code
 
 

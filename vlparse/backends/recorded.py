@@ -11,8 +11,10 @@ Accepted shapes:
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -94,6 +96,10 @@ def load_recorded(spec: str) -> RecordedAnswers:
     return _parse_text(text, spec)
 
 
+#: tests only: a directory through which the test paces the answers (see :meth:`RecordedBackend._pace`)
+PACE_ENV = "VLPARSE_TEST_PACE"
+
+
 class RecordedBackend(Backend):
     name = "recorded"
 
@@ -102,10 +108,25 @@ class RecordedBackend(Backend):
         self.answers = answers
         self.model_name = model_name
         self.batch_size = 64
+        self._pace_dir = os.environ.get(PACE_ENV) or None
+        self._asked = 0
+
+    def _pace(self) -> None:
+        """Tests only (``$VLPARSE_TEST_PACE=DIR``): before answering its n-th request, the backend creates
+        ``DIR/asked-n`` and waits until ``DIR/go-n`` (or ``DIR/go-all``) exists. A test then knows exactly
+        which pages are finished when it interrupts or kills the run, without racing a clock."""
+        self._asked += 1
+        d = self._pace_dir
+        open(os.path.join(d, f"asked-{self._asked}"), "w").close()
+        go, go_all = os.path.join(d, f"go-{self._asked}"), os.path.join(d, "go-all")
+        while not (os.path.exists(go) or os.path.exists(go_all)):
+            time.sleep(0.01)
 
     def generate(self, requests: Sequence[Request]) -> list[Answer]:
         out = []
         for r in requests:
+            if self._pace_dir:
+                self._pace()
             source, _, page = r.key.rpartition("#")
             text = self.answers.get(source, int(page))
             if text is None:

@@ -8,6 +8,8 @@ Exit codes (documented in ``vlparse --help`` and the README):
   4  out of memory
   5  backend unreachable (server down, unknown served model)
   130 interrupted (Ctrl-C) after flushing finished work
+  141 stdout closed by its reader (``… | head -1``): the run ends quietly, finished pages kept
+  143 terminated (SIGTERM) after flushing finished work
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ EXIT_MODEL = 3
 EXIT_OOM = 4
 EXIT_BACKEND = 5
 EXIT_INTERRUPTED = 130
+EXIT_PIPE = 141  # 128 + SIGPIPE, the shell's convention for a closed pipe
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 class VlparseError(Exception):
@@ -60,6 +64,18 @@ class OutOfMemoryError(VlparseError):
 
 class BackendError(VlparseError):
     exit_code = EXIT_BACKEND
+
+
+class OutputError(VlparseError):
+    """An output cannot be written (full disk, read-only directory, permission denied): the run stops."""
+
+    exit_code = EXIT_PARTIAL
+
+
+class BusyError(VlparseError):
+    """Another run holds the output directory."""
+
+    exit_code = EXIT_USAGE
 
 
 class ParseError(VlparseError):

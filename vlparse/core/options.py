@@ -328,6 +328,8 @@ class RunOptions:
         "--force", help="Redo pages an earlier run of -o DIR already finished."))
     jsonl: bool = field(default=False, metadata=cli(
         "--jsonl", help="One JSON line per page on stdout as soon as it is done."))
+    wait: bool = field(default=False, metadata=cli(
+        "--wait", help="If another run is using -o DIR, wait for it instead of stopping."))
     quiet: bool = field(default=False, metadata=cli("--quiet", "-q", help="Only errors on stderr."))
     verbose: bool = field(default=False, metadata=cli("--verbose", "-v", help="More detail on stderr."))
     prompt_file: str | None = field(default=None, metadata=cli(

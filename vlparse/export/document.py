@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from vlparse.run.atomic import atomic_write_text
+from vlparse.run.atomic import atomic_write, atomic_write_bytes, same_content
 from vlparse.core.results import SCHEMA_VERSION, Document
 
 DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review")
@@ -39,11 +39,14 @@ def render_text(doc: Document, fmt: str, layers=None) -> str:
 
 
 def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, password: str | None = None,
-                  images=None) -> list[Path]:
-    """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written.
+                  images=None, unchanged: bool = False) -> list[Path]:
+    """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written or kept.
 
-    ``images``: a function giving the pages' images (:func:`vlparse.pages.render.page_images`), for the review page.
+    ``images``: a function giving the pages' images (an iterable, e.g. :func:`vlparse.pages.render.iter_page_images`),
+    for the review page, which is written as it is built (one page image in memory at a time).
     hOCR and ALTO read the text layer of pages with verified blocks again for their word boxes.
+    A file that already holds what would be written is left alone (its mtime stays, so make or rsync see no
+    change); ``unchanged`` (every page was resumed) also keeps an existing searchable PDF or review page.
     """
     from functools import cache
 
@@ -58,6 +61,9 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
     written = []
     for fmt in formats:
         target = path_for(fmt)
+        if unchanged and target is not None and fmt in ("searchable-pdf", "review") and target.is_file():
+            written.append(target)
+            continue
         if fmt == "searchable-pdf":
             from vlparse.export.searchable_pdf import write_searchable_pdf
 
@@ -67,21 +73,28 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
             written.append(target)
             continue
         if fmt == "review":
-            from vlparse.export.review import render_review
+            from vlparse.export.review import write_review
 
             if images is None:
-                from vlparse.pages.render import page_images
+                from vlparse.pages.render import iter_page_images
 
-                pages = page_images(doc.source, [p.info for p in doc.pages], password)
+                pages = iter_page_images(doc.source, [p.info for p in doc.pages], password)
             else:
                 pages = images()
-            text = render_review(doc, pages)
-        else:
-            text = render_text(doc, fmt, layers)
+            if target is None:
+                write_review(stdout.write, doc, pages)
+                stdout.flush()
+            else:
+                atomic_write(target, lambda f: write_review(lambda t: f.write(t.encode("utf-8")), doc, pages))
+                written.append(target)
+            continue
+        text = render_text(doc, fmt, layers)
         if target is None:
             stdout.write(text)
             stdout.flush()
         else:
-            atomic_write_text(target, text)
+            data = text.encode("utf-8")
+            if not same_content(target, data):
+                atomic_write_bytes(target, data)
             written.append(target)
     return written

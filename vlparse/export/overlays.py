@@ -112,9 +112,9 @@ def _by_source(results: Iterable[PageResult]) -> dict[str, list[PageResult]]:
 
 def _page_images(source: str, results: Sequence[PageResult], password: str | None):
     """(result, its page image in its pixel space) for each result that has one."""
-    from vlparse.pages.render import page_images
+    from vlparse.pages.render import iter_page_images
 
-    for r, img in zip(results, page_images(source, [r.info for r in results], password)):
+    for r, img in zip(results, iter_page_images(source, [r.info for r in results], password)):
         if img is not None:
             yield r, img
 
@@ -210,19 +210,23 @@ def _legend(draw, types: list[str], font, size: tuple[int, int]) -> None:
 
 def write_block_overlays(doc: Document, out_dir: str | Path, base_name: str | None = None, *,
                          password: str | None = None, images: Sequence | None = None,
-                         labels: bool = False) -> list[Path]:
+                         labels: bool = False, keep_existing: bool = False) -> list[Path]:
     """Per page of ``doc``, a PNG with its blocks drawn (type colours, legend); returns the files written.
 
     ``images``: the pages' images (as :func:`vlparse.pages.render.page_images` gives them), when already rendered.
     """
-    from vlparse.pages.render import page_images
+    from vlparse.pages.render import iter_page_images
 
     out = Path(out_dir)
     name = base_name or Path(doc.source).stem or "document"
-    if images is None:
-        images = page_images(doc.source, [p.info for p in doc.pages], password)
+    if images is None:  # one page at a time
+        images = iter_page_images(doc.source, [p.info for p in doc.pages], password)
+    drawn = [r for r in doc.pages if r.status != FAILED and r.info.width_px and r.info.height_px]
+    targets = {r.info.page: out / f"{name}-p{r.info.page}.overlay.png" for r in drawn}
+    if keep_existing and all(t.is_file() for t in targets.values()):  # a rerun that redid nothing
+        return list(targets.values())
     written = []
     for r, img in zip(doc.pages, images):
         if img is not None and r.status != FAILED:
-            written.append(atomic_save_image(out / f"{name}-p{r.info.page}.overlay.png", draw_blocks(img, r, labels)))
+            written.append(atomic_save_image(targets[r.info.page], draw_blocks(img, r, labels)))
     return written

@@ -255,20 +255,30 @@ def _agreement_legend(pages) -> str:
             f'<ul class="agreement">{items}</ul>')
 
 
-def render_review(doc: Document, images: list, legend: str = "Block types") -> str:
+def render_review(doc: Document, images, legend: str = "Block types") -> str:
     """The review page of ``doc``; ``images[i]`` is page i's image in its ``bbox_px`` space (or None).
 
     ``legend``: the title of the key of block types (``vlparse extract`` shows field names as the types)."""
+    buf = io.StringIO()
+    write_review(buf.write, doc, images, legend)
+    return buf.getvalue()
+
+
+def write_review(write, doc: Document, images, legend: str = "Block types") -> None:
+    """:func:`render_review` piece by piece through ``write(str)``: ``images`` may be an iterator, and only
+    one page's image is held at a time (a long document's review page never sits in memory whole)."""
     name = PurePath(doc.source).name
-    images = (list(images) + [None] * len(doc.pages))[: len(doc.pages)]
     first = f"#page-{doc.pages[0].info.page}" if doc.pages else "#main"
-    body = "\n".join(_page(p, img, name) for p, img in zip(doc.pages, images, strict=True))
-    return (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta name="generator" content="vlparse {__version__}">\n'
-        f"<title>Review: {escape(name)}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
-        f'<a class="skip" href="{first}">Skip to the pages</a>\n{_header(doc, name, legend)}\n'
-        f'<main id="main">\n{body}\n</main>\n</body>\n</html>\n'
-    )
+    write("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+          f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
+          '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+          f'<meta name="generator" content="vlparse {__version__}">\n'
+          f"<title>Review: {escape(name)}</title>\n<style>\n{STYLE}\n</style>\n</head>\n<body>\n"
+          f'<a class="skip" href="{first}">Skip to the pages</a>\n{_header(doc, name, legend)}\n'
+          f'<main id="main">\n')
+    it = iter(images)
+    for i, p in enumerate(doc.pages):
+        img = next(it, None)
+        write(("\n" if i else "") + _page(p, img, name))
+        del img
+    write("\n</main>\n</body>\n</html>\n")

@@ -24,9 +24,17 @@ _GLOB_CHARS = set("*?[")
 class Inputs:
     paths: list[str] = field(default_factory=list)
     problems: list[tuple[str, str]] = field(default_factory=list)  # (path, one-line reason)
+    _seen: set = field(default_factory=set, repr=False)
 
     def add(self, path: str) -> None:
-        if path not in self.paths:
+        """Add ``path`` unless the same file is already in (another spelling, a symlink, a hard link)."""
+        try:
+            st = os.stat(path)
+            key: object = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.abspath(path)
+        if key not in self._seen:
+            self._seen.add(key)
             self.paths.append(path)
 
 

@@ -421,22 +421,32 @@ def page_images(source: str, pages, password: str | None = None) -> list:
 
     ``pages``: :class:`~vlparse.core.results.PageInfo` objects (or anything with ``page``, ``width_px``, ``height_px``).
     None stands for a page that has no pixel space (it failed) or that cannot be rendered now (warned).
+    All images at once: long documents should use :func:`iter_page_images`.
     """
+    return list(iter_page_images(source, pages, password))
+
+
+def iter_page_images(source: str, pages, password: str | None = None):
+    """:func:`page_images` one page at a time (memory stays at one page whatever the document's length)."""
     from vlparse.run import console
 
-    images: list = [None] * len(pages)
+    pages = list(pages)
+    done = 0
     try:
         with open_source(source, password=password) as src:
-            for i, info in enumerate(pages):
-                if not info.width_px or not info.height_px:
-                    continue
-                try:
-                    images[i] = src.original_image(info.page, scale_to=(info.width_px, info.height_px)).convert("RGB")
-                except VlparseError as e:
-                    console.warn(f"{source} page {info.page}: no page image ({e.message})")
+            for info in pages:
+                image = None
+                if info.width_px and info.height_px:
+                    try:
+                        image = src.original_image(info.page, scale_to=(info.width_px, info.height_px)).convert("RGB")
+                    except VlparseError as e:
+                        console.warn(f"{source} page {info.page}: no page image ({e.message})")
+                done += 1
+                yield image
     except VlparseError as e:
         console.warn(f"{source}: no page images ({e.message})")
-    return images
+    for _ in range(len(pages) - done):
+        yield None
 
 
 def _short(e: BaseException) -> str:

@@ -23,33 +23,34 @@ class DocListener(Listener):
         self.written: list = []
 
     def on_page(self, result, doc: DocumentRun, resumed: bool) -> None:
-        if self.opts.jsonl and not resumed:
-            line = {"schema_version": SCHEMA_VERSION, **result.to_dict()}
-            sys.stdout.write(json.dumps(line, ensure_ascii=False) + "\n")
+        if self.opts.jsonl:  # resumed pages too, so `... --jsonl > pages.jsonl` is complete after a rerun
+            record = {"schema_version": SCHEMA_VERSION, **result.to_dict()}
+            if resumed:
+                record["resumed"] = True
+            sys.stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
             sys.stdout.flush()
 
     def document(self, run: DocumentRun) -> Document:
         return Document(run.source, self.family.name, self.model_name, run.ordered())
 
     def on_document(self, run: DocumentRun) -> None:
-        from functools import cache
-
-        from vlparse.pages.render import page_images
+        from vlparse.pages.render import iter_page_images
 
         doc = self.document(run)
 
-        @cache
-        def images() -> list:  # rendered once for the review page and the overlays together
-            return page_images(doc.source, [p.info for p in doc.pages], self.opts.password)
+        def images():  # rendered again page by page for each use: memory stays at one page
+            return iter_page_images(doc.source, [p.info for p in doc.pages], self.opts.password)
 
         if self.formats:
             self.written += write_exports(doc, self.formats, lambda fmt: self.plan.path_for(run.source, fmt),
-                                          stdout=sys.stdout, password=self.opts.password, images=images)
+                                          stdout=sys.stdout, password=self.opts.password, images=images,
+                                          unchanged=run.resumed == len(run.pages))
         if self.opts.overlay_dir:
             from vlparse.export.overlays import write_block_overlays
 
             self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source),
-                                                 images=images())
+                                                 password=self.opts.password,
+                                                 keep_existing=run.resumed == len(run.pages))
 
 
 def run_doc(opts: DocOptions) -> int:
@@ -74,10 +75,7 @@ def run_doc(opts: DocOptions) -> int:
     if "searchable-pdf" in formats and plan.mode == "stdout":
         raise UsageError("--searchable-pdf writes a file: give -o FILE or -o DIR")
     model_name = opts.backend.run_model
-    store = make_store(plan, task="doc", family=family.name, model=model_name, prompt=task.prompt, budget=cfg.budget,
-                       dpi=opts.dpi, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend,
-                       verify=VERIFY_VERSION, snap_boxes=opts.snap_boxes,
-                       **({"answer_format": task.answer_format} if task.answer_format != "html" else {}))
+    store = make_store(plan, cfg, opts, verify=VERIFY_VERSION, snap_boxes=opts.snap_boxes)
     listener = DocListener(opts, plan, family, model_name, formats)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     return exit_code(summary, len(sources) + len(problems))

@@ -223,9 +223,7 @@ def run_extract(opts: ExtractOptions) -> int:
         opts.formats = formats
         json_to_stdout, pretty = opts.jsonl, False
     model_name = opts.backend.run_model
-    store = make_store(plan, task="extract", family=family.name, model=model_name, prompt=task.prompt,
-                       budget=cfg.budget, dpi=opts.dpi, max_new_tokens=task.decoding.max_new_tokens,
-                       backend=opts.backend.backend, date_order=task.date_order)
+    store = make_store(plan, cfg, opts)
     listener = ExtractListener(opts, plan, schema, family, model_name, json_to_stdout, pretty)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     listener.finish()

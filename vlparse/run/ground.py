@@ -57,10 +57,12 @@ class GroundListener(Listener):
         if self.plan.mode == "file":
             self._lines.append(line)
         elif self.plan.mode == "dir":
-            from vlparse.run.atomic import atomic_write_text
+            from vlparse.run.atomic import atomic_write_bytes, same_content
 
             suffix = f"-p{result.info.page}" if result.info.kind == "pdf" or result.info.page > 1 else ""
-            atomic_write_text(self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json", line)
+            target = self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json"
+            if not same_content(target, line.encode("utf-8")):  # a resumed page's file stays untouched
+                atomic_write_bytes(target, line.encode("utf-8"))
         if not self.table and (self.plan.mode in ("stdout",) or self.opts.jsonl or self.plan.mode == "none"):
             sys.stdout.write(line)
             sys.stdout.flush()
@@ -122,7 +124,6 @@ def print_table(results: list[PageResult]) -> None:
 def run_ground(opts: GroundOptions) -> int:
     family = resolve_family(opts.backend) if opts.queries else None
     task, cfg = ground_job(family, opts, opts.queries, opts.points)
-    task_name = "points" if opts.points else "ground"
     sources, problems, many = gather_inputs(opts)
     if not sources and not problems:
         raise UsageError("no inputs")
@@ -142,8 +143,7 @@ def run_ground(opts: GroundOptions) -> int:
     if opts.json_lines is False and plan.mode == "none":
         table = True
     model_name = opts.backend.run_model
-    store = make_store(plan, task=task_name, family=family.name, model=model_name, prompt=task.prompt,
-                       budget=cfg.budget, max_new_tokens=task.decoding.max_new_tokens, backend=opts.backend.backend)
+    store = make_store(plan, cfg, opts)
     listener = GroundListener(opts, plan, family, table)
     summary = run_pipeline(cfg, opts, family, sources, problems, listener, store)
     listener.finish()

@@ -180,6 +180,8 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
         if lock is not None:
             store.close()
             lock.release()
+        elif store is not None:
+            store.release()
     summary.inputs_failed += len(problems)
     _log_summary(summary)
     return summary
@@ -204,11 +206,26 @@ def _log_summary(s: Summary) -> None:
     console.info(f"vlparse: {', '.join(parts)} in {s.seconds:.1f}s ({rate:.2f} pages/s)")
 
 
-def make_store(plan, **settings) -> Store | None:
+def run_fingerprint(cfg: RunConfig, *, model: str, backend: str, **extra) -> str:
+    """The settings a finished page depends on (the one function ``doc``, ``ground`` and ``extract`` use);
+    ``extra``: settings of one command's own (doc: the verification version, ``--snap-boxes``)."""
+    task = cfg.task
+    return fingerprint(task=task.name, want=task.want if task.name != "doc" else None, queries=list(task.queries),
+                       family=task.family.name, model=model, backend=backend, prompt=task.prompt,
+                       budget=cfg.budget, dpi=cfg.dpi, max_new_tokens=task.decoding.max_new_tokens,
+                       **{k: v for k in ("answer_format", "date_order")  # extract's settings (doc's stay as they were)
+                          if (v := getattr(task, k, None)) not in (None, "html")}, **extra)
+
+
+def make_store(plan, cfg: RunConfig, opts: CommonOptions, **extra) -> Store | None:
+    """The resume store of a ``-o DIR`` run, its lock taken (None for other outputs)."""
     if not plan.resumable:
         return None
+    fp = run_fingerprint(cfg, model=opts.backend.run_model, backend=opts.backend.backend, **extra)
     if getattr(plan, "remote", None):
         from vlparse.run.remote import FsspecStore
 
-        return FsspecStore(plan.remote, fingerprint(**settings), plan.root)
-    return Store(plan.root, fingerprint(**settings))
+        return FsspecStore(plan.remote, fp, plan.root)  # its own lock (vlparse.run.remote.OutputLock)
+    store = Store(plan.root, fp)
+    store.acquire(wait=opts.wait)
+    return store

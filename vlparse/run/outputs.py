@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,10 +65,10 @@ def plan_outputs(output: str | None, sources: list[str], formats: list[str], *, 
             plan = OutputPlan("dir", p, unique_names(sources), resumable=True)
         else:
             plan = OutputPlan("file", p)
-    inputs = {Path(s).resolve() for s in sources if s != "-"}
+    inputs = {os.path.realpath(s) for s in sources if s != "-"}  # realpath: a symlink loop is no crash
     for s in sources:
         for fmt in formats:
             target = plan.path_for(s, fmt)
-            if target is not None and target.resolve() in inputs:
+            if target is not None and os.path.realpath(target) in inputs:
                 raise UsageError(f"refusing to overwrite the input {target} (choose another -o)")
     return plan

@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 
 from vlparse.backends.base import Answer, Backend, Request
-from vlparse.core.errors import EXIT_OK, EXIT_PARTIAL, InputError, VlparseError
+from vlparse.core.errors import EXIT_OK, EXIT_PARTIAL, InputError, OutputError, VlparseError
 from vlparse.core.geometry import Budget
 from vlparse.core.options import RETRIES
 from vlparse.core.results import FAILED, PageResult
@@ -42,6 +42,9 @@ class RunConfig:
     window: int = 4  # sort pages by size within this many batches
     text_layer: bool = False  # the renderer also reads each PDF page's text layer (page.text_layer)
     finish_page: Callable[[PageResult, object], None] | None = None  # called on each page's final result
+    #: rendered pages held ahead of the model (queued, pending or in flight), in bytes of pixels: the renderer
+    #: waits beyond it, and pending pages go to the model once half of it is waiting (one page always passes)
+    render_ahead_bytes: int = 192 << 20
 
 
 @dataclass
@@ -54,6 +57,7 @@ class DocumentRun:
     results: dict[int, PageResult] = field(default_factory=dict)
     error: str | None = None  # the input could not be opened
     done: bool = False
+    resumed: int = 0  # pages loaded from an earlier run
 
     @property
     def complete(self) -> bool:
@@ -78,12 +82,13 @@ class Summary:
     pages_resumed: int = 0
     pages_failed: int = 0
     inputs_failed: int = 0
+    documents_failed: int = 0  # pages done, but the document's exports failed (isolated like a page)
     seconds: float = 0.0
     documents: list[DocumentRun] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
-        return EXIT_PARTIAL if (self.pages_failed or self.inputs_failed) else EXIT_OK
+        return EXIT_PARTIAL if (self.pages_failed or self.inputs_failed or self.documents_failed) else EXIT_OK
 
 
 class FailFast(VlparseError):
@@ -120,6 +125,9 @@ class Runner:
         self.listener = listener or Listener()
         self.summary = Summary()
         self._stop = threading.Event()
+        self._ahead = 0  # bytes of rendered pages not yet finished
+        self._ahead_cv = threading.Condition()
+        self._starved = False
 
     @property
     def backend(self) -> Backend:
@@ -129,14 +137,44 @@ class Runner:
 
     def close(self) -> None:
         self._stop.set()
+        with self._ahead_cv:
+            self._ahead_cv.notify_all()
         if self._backend is not None:
             self._backend.close()
 
     # -- producer: open inputs, resume finished pages, render the rest ---------------------------
+    def _put(self, out: queue.Queue, item) -> bool:
+        """Queue ``item`` unless the run stopped meanwhile (False: stop producing)."""
+        while not self._stop.is_set():
+            try:
+                out.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _reserve(self, nbytes: int) -> bool:
+        """Wait until ``nbytes`` more rendered pixels fit the render-ahead budget (False: the run stopped)."""
+        with self._ahead_cv:
+            while self._ahead > 0 and self._ahead + nbytes > self.cfg.render_ahead_bytes:
+                if self._stop.is_set():
+                    return False
+                self._starved = True  # the consumer sends what it holds to the model instead of waiting for more
+                self._ahead_cv.wait(0.1)
+            self._starved = False
+            self._ahead += nbytes
+            return not self._stop.is_set()
+
+    def _release(self, page) -> None:
+        with self._ahead_cv:
+            self._ahead -= _nbytes(page)
+            self._ahead_cv.notify_all()
+
     def _open(self, sources: Iterable[str], out: queue.Queue) -> None:
         from vlparse.pages.render import PageError, open_source, parse_page_selection, source_name
 
         fam, cfg = self.cfg.task.family, self.cfg
+        put = lambda item: self._put(out, item)  # noqa: E731
         try:
             for source in sources:
                 if self._stop.is_set():
@@ -146,41 +184,49 @@ class Runner:
                     src = open_source(source, password=cfg.password)
                 except InputError as e:
                     doc.error = e.message
-                    out.put(("input_error", doc, None))
+                    if not put(("input_error", doc, None)):
+                        return
                     continue
                 with src:
+                    if self.store is not None:
+                        self.store.identity(source)  # the file as opened, before anything can change it
                     doc.kind = src.kind
                     try:
                         doc.pages = parse_page_selection(cfg.pages, src.page_count) if src.kind == "pdf" else \
                             list(range(1, src.page_count + 1))
                     except VlparseError as e:
                         doc.error = e.message
-                        out.put(("input_error", doc, None))
+                        if not put(("input_error", doc, None)):
+                            return
                         continue
-                    out.put(("doc", doc, None))
+                    if not put(("doc", doc, None)):
+                        return
                     for number in doc.pages:
                         if self._stop.is_set():
                             return
                         if self.store is not None and not cfg.force:
                             stored = self.store.load_done(doc.source, number)
                             if stored is not None:
-                                out.put(("resumed", doc, PageResult.from_dict(stored)))
+                                if not put(("resumed", doc, PageResult.from_dict(stored))):
+                                    return
                                 continue
                         try:
                             page = src.page(number, fam, cfg.budget, dpi=cfg.dpi)
                         except (PageError, InputError) as e:
-                            out.put(("page_error", doc, (number, e.message)))
+                            if not put(("page_error", doc, (number, e.message))):
+                                return
                             continue
                         if cfg.text_layer and src.kind == "pdf":
                             try:
                                 page.text_layer = src.text_layer(number)
                             except PageError:
                                 page.text_layer = None  # verification says the layer could not be read
-                        out.put(("page", doc, page))
+                        if not self._reserve(_nbytes(page)) or not put(("page", doc, page)):
+                            return
         except BaseException as e:  # never let the producer die silently
-            out.put(("crash", None, e))
+            put(("crash", None, e))
         finally:
-            out.put((_END, None, None))
+            put((_END, None, None))
 
     # -- consumer -------------------------------------------------------------------------------
     def run(self, sources: list[str]) -> Summary:
@@ -190,6 +236,7 @@ class Runner:
         q: queue.Queue = queue.Queue(maxsize=batch * self.cfg.window + 4)
         producer = threading.Thread(target=self._open, args=(sources, q), name="vlparse-render", daemon=True)
         producer.start()
+        self._pending_bytes = 0
         self._pending: list[_Work] = []  # batch backends: a window of pages, generated in size-sorted batches
         self._inflight: dict[Future, _Work] = {}  # streaming backends: requests on their way
         ended = False
@@ -202,12 +249,18 @@ class Runner:
                     if self._pending:
                         self._process(self._pending)
                         self._pending = []
+                        self._pending_bytes = 0
                         continue
                     break
                 try:
-                    kind, doc, payload = q.get(timeout=0.02 if self._inflight else None)
+                    kind, doc, payload = q.get(timeout=0.02 if self._inflight else 0.1 if self._pending else None)
                 except queue.Empty:
-                    self._collect(block=False)
+                    if self._inflight:
+                        self._collect(block=False)
+                    elif self._pending and self._starved:  # the renderer waits for room: use what is here
+                        self._process(self._pending)
+                        self._pending = []
+                        self._pending_bytes = 0
                     continue
                 if kind is _END:
                     ended = True
@@ -218,7 +271,16 @@ class Runner:
                 if self._inflight:
                     self._collect(block=False)
         finally:
+            # stop the renderer and wait for it, so its open inputs are closed when run() returns or raises
             self._stop.set()
+            with self._ahead_cv:
+                self._ahead_cv.notify_all()
+            while producer.is_alive():
+                try:
+                    q.get(timeout=0.05)
+                except queue.Empty:
+                    pass
+            producer.join()
         self.summary.seconds = time.perf_counter() - t0
         return self.summary
 
@@ -250,9 +312,12 @@ class Runner:
                 self._submit(work)
             else:
                 self._pending.append(work)
-                if len(self._pending) >= self._batch_size() * self.cfg.window:
+                self._pending_bytes += _nbytes(work.page)
+                if (len(self._pending) >= self._batch_size() * self.cfg.window
+                        or self._pending_bytes * 2 >= self.cfg.render_ahead_bytes):
                     self._process(self._pending)
                     self._pending = []
+                    self._pending_bytes = 0
 
     def _batch_size(self) -> int:
         return self.cfg.batch_size or self.backend.batch_size
@@ -318,6 +383,7 @@ class Runner:
         if fb is not None and not any(t.get("feedback") for t in w.tries):  # once: the errors given back
             w.feedback = fb
             return True
+        self._release(w.page)
         best = w.best
         if len(w.tries) > 1:
             best.attempts = w.tries
@@ -331,6 +397,7 @@ class Runner:
         doc.results[res.info.page] = res
         if resumed:
             self.summary.pages_resumed += 1
+            doc.resumed += 1
         elif res.status == FAILED:
             self.summary.pages_failed += 1
         else:
@@ -340,9 +407,36 @@ class Runner:
         self.listener.on_page(res, doc, resumed)
         if doc.complete and not doc.done:
             doc.done = True
-            self.listener.on_document(doc)
+            self._document_done(doc)
         if res.status == FAILED and not resumed and self.cfg.fail_fast:
             raise FailFast(f"{res.info.source} page {res.info.page}: {res.error}")
+
+
+    def _document_done(self, doc: DocumentRun) -> None:
+        """Exports of a finished document. A failure here is isolated like a page failure (one line, the
+        manifest, exit 1, the other inputs go on), except an output that cannot be written at all (full disk,
+        read-only directory: :class:`OutputError`) and interrupts, which stop the run."""
+        from vlparse.run import console
+
+        try:
+            self.listener.on_document(doc)
+        except (OutputError, FailFast, BrokenPipeError):
+            raise
+        except Exception as e:  # noqa: BLE001 - one document's exports never cost the other inputs
+            msg = e.message if isinstance(e, VlparseError) else f"{type(e).__name__}: {' '.join(str(e).split())}"
+            doc.error = f"exports failed: {msg}"[:300]
+            self.summary.documents_failed += 1
+            console.error(f"{doc.source}: {doc.error}")
+            if self.store is not None:
+                self.store.log({"source": doc.source, "page": None, "status": FAILED, "error": doc.error})
+            if self.cfg.fail_fast:
+                raise FailFast(f"{doc.source}: {doc.error}") from None
+
+
+def _nbytes(page) -> int:
+    """The memory a rendered page holds: Pillow keeps RGB (and RGBA) pixels in 4 bytes, L in 1."""
+    image = page.image
+    return image.size[0] * image.size[1] * (1 if len(image.getbands()) == 1 else 4)
 
 
 def generate_isolated(backend: Backend, requests: list[Request]) -> list[Answer]:

@@ -6,12 +6,19 @@ Layout of ``-o DIR``::
     DIR/.vlparse/<doc_id>/page-0001.json  the page's full result (atomic write), the resume record
 
 A page counts as done when its state file holds a result for the same source, page and run
-fingerprint (task, family, model, prompt, pixel budget): a rerun with other settings redoes it,
-and a file that is missing, truncated or from another run does not count.
+fingerprint (task, family, model, prompt, pixel budget, dpi, ...: :func:`vlparse.run.job.run_fingerprint`)
+of the same input file (size, mtime and a SHA-256 of its first and last MiB): a rerun with other
+settings or on a changed file redoes it, and a file that is missing, truncated or from another run
+does not count. Records carry ``schema_version``.
+
+One run at a time per directory: :meth:`Store.acquire` takes ``DIR/.vlparse/lock`` with ``fcntl.flock``
+(released by the kernel when its holder dies, even by ``kill -9``) and, holding it, removes the temp
+files a killed run left behind.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -20,11 +27,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-from vlparse.run.atomic import atomic_write_text
+from vlparse.core.errors import BusyError
 from vlparse.core.results import FAILED, SCHEMA_VERSION, PageResult
+from vlparse.run.atomic import atomic_write_text, clean_stale_temps, output_error
 
 STATE_DIR = ".vlparse"
 MANIFEST = "manifest.jsonl"
+LOCK = "lock"
+_MIB = 1 << 20
+
+
+def input_identity(source: str) -> dict[str, Any] | None:
+    """What makes an input "the same file" for resume: size, mtime and a SHA-256 of its first and last MiB."""
+    try:
+        st = os.stat(source)
+        h = hashlib.sha256()
+        with open(source, "rb") as f:
+            h.update(f.read(_MIB))
+            if st.st_size > _MIB:
+                f.seek(max(_MIB, st.st_size - _MIB))
+                h.update(f.read(_MIB))
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256_ends": h.hexdigest()}
 
 
 def fingerprint(**settings: Any) -> str:
@@ -52,6 +77,45 @@ class Store:
         self._lock = threading.Lock()
         #: --skip-failed: a page recorded as failed counts as done (by default a rerun retries it)
         self.skip_failed = False
+        self._lock_fd: int | None = None
+        self._identity: dict[str, dict[str, Any] | None] = {}
+        self._logged: set[tuple[str, int]] = set()
+
+    # -- one run per directory ----------------------------------------------------------------------
+    def acquire(self, *, wait: bool = False) -> None:
+        """Take the directory's run lock (``wait``: block until the other run ends, else BusyError)."""
+        lock = self.state / LOCK
+        try:
+            self.state.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise output_error(lock, e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+            os.close(fd)
+            raise BusyError(f"{self.root} is in use by another vlparse run (PID {holder}); let it finish, or "
+                            "rerun with --wait to wait for it") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock_fd = fd
+        for d in [self.root, self.state, *(p for p in self.state.iterdir() if p.is_dir())]:
+            clean_stale_temps(d)
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            fd, self._lock_fd = self._lock_fd, None
+            try:
+                os.ftruncate(fd, 0)
+            except OSError:
+                pass
+            os.close(fd)  # closing the last descriptor releases the flock
+
+    def identity(self, source: str) -> dict[str, Any] | None:
+        if source not in self._identity:
+            self._identity[source] = input_identity(source)
+        return self._identity[source]
 
     def page_path(self, source: str, page: int) -> Path:
         return self.state / doc_id(source) / f"page-{page:04d}.json"
@@ -65,6 +129,8 @@ class Store:
             return None
         if not isinstance(data, dict) or data.get("fingerprint") != self.fingerprint:
             return None
+        if data.get("schema_version") != SCHEMA_VERSION or data.get("input") != self.identity(source):
+            return None
         res = data.get("result") or {}
         if res.get("source") != source or res.get("page") != page or \
                 (res.get("status") == FAILED and not self.skip_failed):
@@ -73,9 +139,12 @@ class Store:
 
     def save_page(self, result: PageResult, extra: dict[str, Any] | None = None) -> None:
         info = result.info
-        record = {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint, "result": result.to_dict(),
-                  **(extra or {})}
+        record = {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint,
+                  "input": self.identity(info.source), "result": result.to_dict(), **(extra or {})}
         atomic_write_text(self.page_path(info.source, info.page), json.dumps(record, ensure_ascii=False))
+        if (info.source, info.page) in self._logged:  # the manifest records a page once per run
+            return
+        self._logged.add((info.source, info.page))
         self.log({"source": info.source, "page": info.page, "status": result.status,
                   "warnings": len(result.warnings), "error": result.error})
 
@@ -84,10 +153,13 @@ class Store:
         line = json.dumps({"schema_version": SCHEMA_VERSION, **entry, "time": round(time.time(), 3)},
                           ensure_ascii=False) + "\n"
         with self._lock:
-            self.root.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.root / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:
-                os.write(fd, line.encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+                self.root.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.root / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                try:
+                    os.write(fd, line.encode("utf-8"))
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+            except OSError as e:
+                raise output_error(self.root / MANIFEST, e) from None
