@@ -137,6 +137,7 @@ def test_readme_pipeline_rerun_after_ctrl_c_leaves_pages_jsonl_complete(tmp_path
         assert p.returncode == 0, p.stderr
         lines = [json.loads(x) for x in (tmp_path / "pages.jsonl").read_text().splitlines()]
         assert sorted(x["page"] for x in lines) == [1, 2, 3, 4]
-        assert all(x["status"] == "ok" for x in lines)
+        # the made-up answers do not match the PDF's text layer, so verification marks them suspect (not failed)
+        assert all(x["status"] in ("ok", "suspect") for x in lines)
     assert all(x.get("resumed") is True for x in lines)  # the last run redid nothing: every line says so
     assert sorted(manifest_pages(tmp_path / "out")) == [("a.pdf", n) for n in range(1, 5)]
