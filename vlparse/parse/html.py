@@ -37,7 +37,7 @@ from vlparse.core.results import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, Bl
 from vlparse.parse import schema
 from vlparse.parse.repair import cut_repetition
 from vlparse.parse.sanitize import sanitize_fragment
-from vlparse.parse.text import strip_code_fence
+from vlparse.parse.text import clean_answer_text, strip_code_fence
 
 #: elements without content
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
@@ -61,6 +61,9 @@ VERBATIM_TYPES = frozenset({"code", "music_sheet", "chemical_formula", "formula"
 MAY_BE_EMPTY = frozenset({"figure", "chart", "formula", "music_sheet", "chemical_formula", "table", "code"})
 
 HOSTILE = frozenset({"script", "iframe", "object", "embed", "frame", "frameset", "applet", "base", "link", "meta"})
+
+#: element nesting past which an answer is refused (real pages nest a dozen levels; libxml2 stops at 256)
+MAX_NESTING = 128
 
 #: a relative (0..1000) box never exceeds this; an absolute one never exceeds the image by more than this
 _SLACK = 1.02
@@ -99,7 +102,7 @@ def parse_page_html(text: str, family: Family, info: PageInfo) -> ParsedPage:
 
 
 def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
-    warnings: list[str] = []
+    text, warnings = clean_answer_text(text)
     if not text.strip():
         return _failed(warnings, "the answer is empty")
     html, notes = extract_html(text)
@@ -112,6 +115,10 @@ def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
         warnings.append(f"repetition loop cut: {loop}")
 
     check = check_structure(html)
+    if check.depth > MAX_NESTING:
+        # libxml2 stops building the tree at 256 levels and drops the rest: refuse instead of misreading
+        return _failed(warnings, f"the answer nests elements {check.depth} levels deep (more than {MAX_NESTING}); "
+                                 "not read")
     html = html[:check.end]
     truncated = check.truncated if not loop else None  # a cut loop always ends mid-element
     if truncated:
@@ -196,6 +203,7 @@ class Structure:
     truncated: str | None  # why the answer looks cut off, or None
     repairs: list[str]
     cut_inside: bool = False  # it ends inside an element or a tag: the last block is incomplete
+    depth: int = 0  # the deepest element nesting
 
 
 #: a start tag that closes the open element(s) on top of the stack, as HTML does
@@ -214,6 +222,7 @@ class _TagScanner(HTMLParser):
         self.opened: set[str] = set()
         self.closed: set[str] = set()
         self.repairs: list[str] = []
+        self.depth = 0  # the deepest nesting seen
 
     def handle_starttag(self, tag, attrs):
         if tag in VOID:
@@ -226,6 +235,7 @@ class _TagScanner(HTMLParser):
         while implied and self.stack and self.stack[-1] in implied:
             self.stack.pop()
         self.stack.append(tag)
+        self.depth = max(self.depth, len(self.stack))
 
     def handle_startendtag(self, tag, attrs):
         if tag in ("html", "body", "head"):
@@ -264,7 +274,7 @@ def check_structure(html: str) -> Structure:
         reason = f"it ends inside <{scanner.stack[-1]}> ({shown}{more} not closed)"
     if reason is None and "html" in scanner.opened and not ({"html", "body"} & scanner.closed):
         reason = "the document is not closed (no </body></html>)"
-    return Structure(end, reason, scanner.repairs, bool(scanner.stack) or end < len(html))
+    return Structure(end, reason, scanner.repairs, bool(scanner.stack) or end < len(html), scanner.depth)
 
 
 def drop_misparsed_voids(html: str) -> tuple[str, list[str]]:
