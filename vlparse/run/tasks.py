@@ -62,11 +62,21 @@ class Task:
     answer_format: str = "html"  # doc: "html" (QwenVL HTML) | "qwenvl-markdown" (Qwen3-VL's QwenVL Markdown)
 
     def parse(self, text: str, finish_reason: str, info: PageInfo) -> PageResult:
+        from vlparse.parse.text import clean_answer_text
+
+        # the raw answer is written to every output: make it encodable first (lone surrogates, NUL)
+        text, notes = clean_answer_text(text if isinstance(text, str) else "")
         if self.name == "doc":
-            return self._parse_doc(text, finish_reason, info)
-        if self.name == "extract":
-            return self._parse_extract(text, finish_reason, info)
-        return self._parse_ground(text, finish_reason, info)
+            res = self._parse_doc(text, finish_reason, info)
+        elif self.name == "extract":
+            res = self._parse_extract(text, finish_reason, info)
+        else:
+            res = self._parse_ground(text, finish_reason, info)
+        if notes:
+            res.warnings[:0] = [n for n in notes if n not in res.warnings]
+            if res.status == OK:
+                res.status = REPAIRED
+        return res
 
     def feedback(self, result: PageResult) -> str | None:
         """Extract: the validation errors to give back to the model in one more attempt, or None."""
