@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def unique_names(sources: list[str]) -> dict[str, str]:
     names = {}
     for stem, group in stems.items():
         for s in group:
-            names[s] = stem if len(group) == 1 else f"{stem}-{hashlib.sha1(str(Path(s).resolve()).encode()).hexdigest()[:6]}"
+            names[s] = stem if len(group) == 1 else f"{stem}-{hashlib.sha1(os.fsencode(os.path.realpath(s))).hexdigest()[:6]}"
     return names
 
 
@@ -63,10 +64,10 @@ def plan_outputs(output: str | None, sources: list[str], formats: list[str], *, 
             plan = OutputPlan("dir", p, unique_names(sources), resumable=True)
         else:
             plan = OutputPlan("file", p)
-    inputs = {Path(s).resolve() for s in sources if s != "-"}
+    inputs = {Path(os.path.realpath(s)) for s in sources if s != "-"}  # realpath: no RuntimeError on a link loop
     for s in sources:
         for fmt in formats:
             target = plan.path_for(s, fmt)
-            if target is not None and target.resolve() in inputs:
+            if target is not None and Path(os.path.realpath(target)) in inputs:
                 raise UsageError(f"refusing to overwrite the input {target} (choose another -o)")
     return plan
