@@ -65,3 +65,36 @@ def test_per_family_default_pixel_budgets_are_pinned(family, doc_px, ground_px, 
 
     assert (budget_for(fam, "doc", Opts).max_pixels, budget_for(fam, "ground", Opts).max_pixels) == (doc_px, ground_px)
     assert budget_for(fam, "doc", Opts).min_pixels == min_px
+
+
+def test_each_box_is_mapped_once(monkeypatch):
+    """A list item's box is the item's, the list's HTML's; a line's is the block's lines' and HTML's: one mapping."""
+    from vlparse.parse import html
+
+    calls = []
+    real = html._Walker._map
+
+    def counting(self, raw):
+        calls.append(tuple(raw))
+        return real(self, raw)
+
+    monkeypatch.setattr(html._Walker, "_map", counting)
+    page = doc('<html><body><ul data-bbox="10 10 500 100"><li data-bbox="10 10 500 50">One</li>'
+               '<li data-bbox="10 50 500 100">Two</li></ul>'
+               '<p data-bbox="10 120 400 160"><span data-bbox="10 120 400 140">line one</span><br>'
+               '<span data-bbox="10 140 300 160">line two</span></p></body></html>')
+    assert [b.type for b in page.blocks] == ["list", "paragraph"]
+    assert page.blocks[0].attrs["items"][1]["bbox_px"] == [15, 100, 750, 200]
+    assert page.blocks[1].attrs["lines"][0]["bbox_px"] == [15, 240, 600, 280]
+    assert 'data-bbox="15 100 750 200"' in page.blocks[0].html
+    assert sorted(calls) == sorted(set(calls)) and len(calls) == 6
+
+
+def test_block_types_are_declared_in_one_table():
+    from vlparse.parse import html, schema
+
+    assert schema.BLOCK_TYPES == tuple(schema.TYPES)
+    assert set(html.READERS) == {spec.reader for spec in schema.TYPES.values() if spec.reader}
+    assert html.REGION_TYPES == {"header", "footer", "footnote", "page_number", "quote"}
+    assert html.VERBATIM_TYPES == {"code", "music_sheet", "chemical_formula", "formula"}
+    assert {t for t, spec in schema.TYPES.items() if spec.attrs} == set(schema.TYPE_ATTRS)
