@@ -215,3 +215,26 @@ def test_every_tiff_frame_passes_the_decompression_bomb_guard(tmp_path, cli, mon
     pages = json.loads((tmp_path / "out.json").read_text())["pages"]
     assert [p["status"] for p in pages] == ["repaired", "failed", "repaired"]
     assert "decompression-bomb guard" in pages[1]["error"]
+
+
+# -- options checked before any work ----------------------------------------------------------------------------
+
+
+def test_answers_and_paths_cannot_both_come_from_stdin(tmp_path, cli):
+    res = cli(*RUN[:3], "--from-output", "-", "-o", "-", "-", stdin=str(make_pdf(tmp_path / "a.pdf", pages=1)))
+    assert res.exit_code == 2 and "--from-output - and the input '-' both read standard input" in res.stderr
+
+
+@pytest.mark.parametrize("args, why", [
+    (["--coco", "{d}/"], "--coco takes a file name"),
+    (["--coco", "{d}"], "--coco takes a file name"),
+    (["--overlay", "{f}"], "--overlay takes a directory"),
+])
+def test_ground_export_paths_of_the_wrong_kind_are_refused_before_any_work(tmp_path, cli, args, why):
+    existing = tmp_path / "exists.txt"
+    existing.write_text("x")
+    args = [a.format(d=tmp_path, f=existing) for a in args]
+    res = cli("ground", str(ROOT / "examples" / "shapes.png"), "red car", "--family", "qwen3-vl", "--from-output",
+              str(ROOT / "examples" / "answers" / "qwen3-vl" / "shapes-ground.txt"), *args)
+    assert res.exit_code == 2 and why in res.stderr, res.stderr
+    assert "page(s) done" not in res.stderr and existing.read_text() == "x"

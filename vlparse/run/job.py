@@ -22,12 +22,26 @@ CommonOptions = RunOptions
 
 def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]], bool]:
     """(readable sources, [(path, problem)], whether the inputs came as a list/directory)."""
+    from vlparse.core.errors import UsageError
     from vlparse.pages.inputs import expand_inputs
 
+    if opts.backend.from_output == "-" and "-" in opts.inputs:
+        raise UsageError("--from-output - and the input '-' both read standard input: give the answers or the "
+                         "list of paths as a file")
     res = expand_inputs(opts.inputs, recursive=opts.recursive, stdin=sys.stdin)
     many = ("-" in opts.inputs or len(opts.inputs) > 1 or len(res.paths) > 1
             or any(Path(p).is_dir() or set("*?[") & set(p) for p in opts.inputs))
     return list(res.paths), list(res.problems), many
+
+
+def check_export_paths(*, coco: str | None = None, overlay: str | None = None) -> None:
+    """Refuse, before any work, export paths of the wrong kind: ``--coco`` names a file, ``--overlay`` a directory."""
+    from vlparse.core.errors import UsageError
+
+    if coco is not None and (coco.endswith(("/", "\\")) or Path(coco).is_dir()):
+        raise UsageError(f"--coco {coco}: is a directory; --coco takes a file name (e.g. out/boxes.json)")
+    if overlay is not None and Path(overlay).exists() and not Path(overlay).is_dir():
+        raise UsageError(f"--overlay {overlay}: is a file; --overlay takes a directory for the PNGs")
 
 
 def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
