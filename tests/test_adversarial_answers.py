@@ -146,6 +146,10 @@ def test_escaped_quotes_and_brackets_inside_json_strings():
                r' {"bbox_2d": [500, 100, 700, 300], "label": "back\\slash"}] done')
     assert [d.label for d in g.detections] == ['the "big" [car] {x}', "back\\slash"]
     assert g.warnings == []
+    # one escaped quote: a splitter that ends the string there would see the ] as closing the list
+    g = ground(r'[{"bbox_2d": [10, 20, 300, 400], "label": "27\" monitor ]"}, {"bbox_2d": [500, 100, 700, 300], '
+               r'"label": "b"}]')
+    assert [d.label for d in g.detections] == ['27" monitor ]', "b"] and g.warnings == []
 
 
 def test_grounding_answers_are_parsed_in_linear_time(monkeypatch):
