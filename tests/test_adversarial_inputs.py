@@ -238,3 +238,31 @@ def test_ground_export_paths_of_the_wrong_kind_are_refused_before_any_work(tmp_p
               str(ROOT / "examples" / "answers" / "qwen3-vl" / "shapes-ground.txt"), *args)
     assert res.exit_code == 2 and why in res.stderr, res.stderr
     assert "page(s) done" not in res.stderr and existing.read_text() == "x"
+
+
+def test_no_network_and_no_local_model_is_one_error_at_once(tmp_path, cli, monkeypatch):
+    """One probe of the Hub, then offline mode: not five retries with back-off before the same error."""
+    import socket
+
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-cache"))  # nothing cached
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache" / "hub"))
+    lookups = []
+
+    def no_dns(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    res = cli("doc", make_pdf(tmp_path / "a.pdf", pages=1), "--model", "Qwen/Qwen2.5-VL-3B-Instruct", "-o", "-")
+    assert res.exit_code == 3, res.stderr
+    assert "not in the local Hugging Face cache" in res.stderr and "Retrying" not in res.stderr
+    assert len(lookups) == 1, lookups  # the probe only
+
+
+def test_max_pixels_beyond_what_can_be_rendered_is_refused_up_front(tmp_path, cli):
+    res = cli(*RUN, "--max-pixels", "999999999999", "-o", "-", make_pdf(tmp_path / "a.pdf", pages=1))
+    assert res.exit_code == 2 and "--max-pixels 999,999,999,999 is above the 179,000,000 pixels" in res.stderr
+    assert "page(s) done" not in res.stderr
