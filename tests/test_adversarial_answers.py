@@ -332,3 +332,13 @@ def test_markdown_export_carries_no_live_link_from_model_text():
     for bare in ("http://", "https://", "www.evil"):  # GFM's autolink extension links these without brackets
         assert bare not in md, md
     assert "evil.example" in html  # the text itself is kept
+
+
+def test_answers_for_pages_past_the_end_are_reported_not_silently_dropped(tmp_path, cli):
+    lines = [{"page": n, "output": GOOD} for n in (1, 2, 7)]
+    res = _run_recorded(tmp_path, cli, "".join(json.dumps(ln) + "\n" for ln in lines))
+    assert res.exit_code == 0, res.stderr
+    assert "1 answer(s) for pages past the end of the document, not used: page 7" in res.stderr
+    assert "has 2)" in res.stderr
+    res = _run_recorded(tmp_path, cli, "".join(json.dumps(ln) + "\n" for ln in lines[:2]), "--force")
+    assert "past the end" not in res.stderr

@@ -141,8 +141,31 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
     finally:
         progress.close()
     summary.inputs_failed += len(problems)
+    if runner._backend is not None:
+        _warn_out_of_range_answers(runner._backend, summary)
     _log_summary(summary)
     return summary
+
+
+def _warn_out_of_range_answers(backend, summary: Summary) -> None:
+    """Recorded answers for pages past the end of their document: said, never silently dropped."""
+    from vlparse.backends.recorded import RecordedBackend
+
+    if not isinstance(backend, RecordedBackend):
+        return
+    docs = [d for d in summary.documents if d.error is None and d.page_count]
+    found = []
+    for source, page in backend.answers.by_key:
+        if page is None:
+            continue
+        matching = [d for d in docs if source is None or source in (d.source, Path(d.source).name)]
+        if matching and all(page > d.page_count for d in matching):
+            d = matching[0]
+            found.append(f"page {page}{f' of {source}' if source else ''} ({d.source} has {d.page_count})")
+    if found:
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        console.warn(f"--from-output {backend.answers.origin}: {len(found)} answer(s) for pages past the end of the "
+                     f"document, not used: {', '.join(found[:3])}{more}")
 
 
 def exit_code(summary: Summary, n_inputs: int) -> int:

@@ -53,6 +53,7 @@ class DocumentRun:
     error: str | None = None  # the input could not be opened
     done: bool = False
     warnings: list[str] = field(default_factory=list)  # about the whole input (a PDF MuPDF had to repair)
+    page_count: int = 0  # pages (frames) the input has
 
     @property
     def complete(self) -> bool:
@@ -149,6 +150,7 @@ class Runner:
                     continue
                 with src:
                     doc.kind = src.kind
+                    doc.page_count = src.page_count
                     doc.warnings = list(src.warnings)
                     try:  # a multi-page TIFF honours the selection like a PDF; a single image is its one page
                         doc.pages = parse_page_selection(cfg.pages, src.page_count) \
