@@ -342,3 +342,36 @@ def test_answers_for_pages_past_the_end_are_reported_not_silently_dropped(tmp_pa
     assert "has 2)" in res.stderr
     res = _run_recorded(tmp_path, cli, "".join(json.dumps(ln) + "\n" for ln in lines[:2]), "--force")
     assert "past the end" not in res.stderr
+
+
+def test_the_duplicate_index_finds_exactly_what_comparing_every_pair_finds():
+    """The linear-time index must drop the same near duplicates as the plain pairwise scan."""
+    import math
+    import random
+
+    from vlparse.core.results import Detection
+
+    rnd = random.Random(7)
+    dets = []
+    for i in range(400):
+        w, h = rnd.uniform(1, 300), rnd.uniform(1, 300)
+        x, y = rnd.uniform(0, 700), rnd.uniform(0, 700)
+        box = [x, y, x + w, y + h]
+        dets.append(Detection(rnd.choice("ab"), box, None))
+        for _ in range(rnd.randrange(3)):  # jittered copies: some within IoU 0.9, some not
+            j = [v + rnd.uniform(-0.08, 0.08) * (w if k % 2 == 0 else h) for k, v in enumerate(box)]
+            j = [min(j[0], j[2]), min(j[1], j[3]), max(j[0], j[2]), max(j[1], j[3])]
+            dets.append(Detection(rnd.choice("aA"), j, None))
+    rnd.shuffle(dets)
+    tol = 2.0
+    kept_pairwise = []
+    for d in dets:
+        if not any(grounding_mod._same(k, d, tol) for k in kept_pairwise):
+            kept_pairwise.append(d)
+    seen = grounding_mod._Seen(tol)
+    for d in dets:
+        if seen.find(d) is None:
+            seen.add(d)
+    assert len(kept_pairwise) < len(dets)  # the case has near duplicates to find
+    assert [id(d) for d in seen.kept] == [id(d) for d in kept_pairwise]
+    assert math.isfinite(len(seen.buckets))

@@ -210,11 +210,19 @@ def _top_level_values(s: str) -> list[tuple[str, bool]]:
     """
     values: list[tuple[str, bool]] = []
     i, n = 0, len(s)
+    decoder = json.JSONDecoder()
     while i < n:
         m = _VALUE_START.search(s, i)
         if m is None:
             break
         i = start = m.start()
+        try:  # a well-formed value: the C decoder finds its end (the scan below is for broken ones)
+            _, end = decoder.raw_decode(s, start)
+            values.append((s[start:end], False))
+            i = end
+            continue
+        except (ValueError, RecursionError):
+            pass
         stack: list[tuple[str, int]] = []
         quote = ""
         element_end: dict[int, int] = {}  # depth -> just after the last complete element at that depth
@@ -602,35 +610,40 @@ class _Seen:
 
     Boxes go into buckets by label, size class (width and height on a 1.25 log scale) and a grid of
     their top-left corner whose cell is the size class's smallest side. Two boxes of one label with an
-    IoU of at least 0.9 differ in width and height by at most ~11% (neighbouring size classes) and
-    in each corner coordinate by at most a tenth of a side (neighbouring cells), so looking at the
-    3x3 size classes and their 3x3 cells finds every candidate. Points use a grid of the point
+    IoU of at least 0.9 differ in width and height by at most ~11% and in each corner coordinate by at
+    most a tenth of a side, so the few size classes and cells within those margins hold every candidate. Points use a grid of the point
     tolerance. An answer of 100,000 boxes is parsed in linear time, not 10^10 comparisons.
     """
 
-    _STEP = math.log(1.25)
+    _INV_STEP = 1 / math.log(1.25)
+    #: how far (in size classes) a width or height within 12% of another can lie: log(1.12) / log(1.25)
+    _SPREAD = math.log(1.12) / math.log(1.25)
 
     def __init__(self, point_tol: float):
         self.point_tol = point_tol
         self.kept: list[Detection] = []
         self.buckets: dict[tuple, list[int]] = {}
 
-    def _size_class(self, v: float) -> int:
-        return math.floor(math.log(max(v, 1e-6)) / self._STEP)
+    def _classes(self, v: float) -> tuple[float, int]:
+        c = math.log(max(v, 1e-6)) * self._INV_STEP
+        return c, math.floor(c)
 
     def _keys(self, d: Detection, probe: bool) -> list[tuple]:
         label = d.label.casefold()
         if d.bbox is not None:
             x1, y1, x2, y2 = d.bbox
-            kw, kh = self._size_class(x2 - x1), self._size_class(y2 - y1)
+            (cw, kw), (ch, kh) = self._classes(x2 - x1), self._classes(y2 - y1)
             if not probe:
-                cw, ch = 1.25 ** kw, 1.25 ** kh
-                return [("b", label, kw, kh, math.floor(x1 / cw), math.floor(y1 / ch))]
+                return [("b", label, kw, kh, math.floor(x1 / 1.25 ** kw), math.floor(y1 / 1.25 ** kh))]
+            # a copy with IoU >= 0.9 is within 11% in size and a tenth of a side in position: its size classes
+            # and its corner's cells lie in these ranges (the margin of 0.2 cell covers that tenth)
             keys = []
-            for pw in (kw - 1, kw, kw + 1):
-                for ph in (kh - 1, kh, kh + 1):
-                    cx, cy = math.floor(x1 / 1.25 ** pw), math.floor(y1 / 1.25 ** ph)
-                    keys += [("b", label, pw, ph, cx + i, cy + j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+            spread = self._SPREAD
+            cols = [(k, _cells(x1, 1.25 ** k)) for k in range(math.floor(cw - spread), math.floor(cw + spread) + 1)]
+            rows = [(k, _cells(y1, 1.25 ** k)) for k in range(math.floor(ch - spread), math.floor(ch + spread) + 1)]
+            for kx, xs in cols:
+                for ky, ys in rows:
+                    keys += [("b", label, kx, ky, cx, cy) for cx in xs for cy in ys]
             return keys
         if d.point is not None:
             gx, gy = math.floor(d.point[0] / self.point_tol), math.floor(d.point[1] / self.point_tol)
@@ -641,13 +654,21 @@ class _Seen:
 
     def find(self, d: Detection) -> str | None:
         """"exact" / "near" when ``d`` repeats a kept detection (the first such one), else None."""
-        candidates = sorted({i for key in self._keys(d, probe=True) for i in self.buckets.get(key, ())})
-        return next((k for k in (_same(self.kept[i], d, self.point_tol) for i in candidates) if k), None)
+        found = [i for key in self._keys(d, probe=True) for i in self.buckets.get(key, ())]
+        if not found:
+            return None
+        return next((k for k in (_same(self.kept[i], d, self.point_tol) for i in sorted(set(found))) if k), None)
 
     def add(self, d: Detection) -> None:
         for key in self._keys(d, probe=False):
             self.buckets.setdefault(key, []).append(len(self.kept))
         self.kept.append(d)
+
+
+def _cells(v: float, cell: float) -> tuple[int, ...]:
+    """The grid cells (of size ``cell``) a coordinate within 0.2 cell of ``v`` can fall in: one or two."""
+    lo, hi = math.floor((v - 0.2 * cell) / cell), math.floor((v + 0.2 * cell) / cell)
+    return (lo,) if lo == hi else (lo, hi)
 
 
 def _drop_duplicates(dets: list[Detection], frame: Frame, out: Grounding) -> list[Detection]:
