@@ -150,6 +150,9 @@ def test_escaped_quotes_and_brackets_inside_json_strings():
     g = ground(r'[{"bbox_2d": [10, 20, 300, 400], "label": "27\" monitor ]"}, {"bbox_2d": [500, 100, 700, 300], '
                r'"label": "b"}]')
     assert [d.label for d in g.detections] == ['27" monitor ]', "b"] and g.warnings == []
+    # the same in an answer cut off at the token limit (the hand-written scanner finds the values then)
+    g = ground(r'[{"bbox_2d": [10, 20, 300, 400], "label": "27\" monitor ]"}, {"bbox_2d": [500, 100, 70')
+    assert [d.label for d in g.detections] == ['27" monitor ]'] and g.truncated
 
 
 def test_grounding_answers_are_parsed_in_linear_time(monkeypatch):
