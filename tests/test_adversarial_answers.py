@@ -267,7 +267,7 @@ class ScriptedBackend(Backend):
 def _run(tmp_path, answer, retries=0):
     fam = QWEN2_5_VL
     task = Task("doc", fam, load_prompt(fam, "doc"), Decoding(256))
-    cfg = RunConfig(task, Budget(fam.default_min_pixels(), 200_000), retries=retries)
+    cfg = RunConfig(task=task, budget=Budget(fam.default_min_pixels(), 200_000), retries=retries)
     pdf = str(make_pdf(tmp_path / "d.pdf", pages=1))
     return Runner(cfg, lambda: ScriptedBackend(answer)).run([pdf]).documents[0].results[1]
 

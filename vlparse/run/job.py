@@ -126,7 +126,13 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
     """The CLI's run: :func:`execute` plus progress, problems and the summary line on stderr."""
     from vlparse.run.progress import ProgressListener
 
-    factory = backend_factory(opts.backend, family, only_page=only_page(cfg))
+    make = backend_factory(opts.backend, family, only_page=only_page(cfg))
+    made: list = []
+
+    def factory():
+        made.append(make())  # kept to report recorded answers no page used
+        return made[-1]
+
     progress = ProgressListener(listener, quiet=opts.quiet)
     for path, problem in problems:
         console.error(f"{path}: {problem}")
@@ -141,8 +147,8 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
     finally:
         progress.close()
     summary.inputs_failed += len(problems)
-    if runner._backend is not None:
-        _warn_out_of_range_answers(runner._backend, summary)
+    if made:
+        _warn_out_of_range_answers(made[0], summary)
     _log_summary(summary)
     return summary
 
