@@ -45,11 +45,6 @@ def check_export_paths(*, coco: str | None = None, overlay: str | None = None) -
 
 
 def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
-    from vlparse.pages.render import MAX_IMAGE_PIXELS
-
-    if opts.max_pixels is not None and opts.max_pixels > MAX_IMAGE_PIXELS:
-        raise UsageError(f"--max-pixels {opts.max_pixels:,} is above the {MAX_IMAGE_PIXELS:,} pixels vlparse renders "
-                         "an image at (the decompression-bomb guard)")
     return pixel_budget(family, task, max_pixels=opts.max_pixels, min_pixels=opts.min_pixels)
 
 
