@@ -234,7 +234,7 @@ def test_alto_validates_against_the_xsd():
 # --------------------------------------------------------------------------- searchable PDF
 
 
-GEOMETRY = [(0, None), (90, None), (270, (40, 50, 560, 800))]  # (rotation, CropBox) per page
+GEOMETRY = [(0, None), (90, None), (270, (40, 50, 560, 800)), (180, None)]  # (rotation, CropBox) per page
 SENTENCE = "the quick brown fox jumps over the lazy dog."
 
 
@@ -309,14 +309,15 @@ def _inside(hit: pymupdf.Rect, rect, tol: float = 0.75) -> bool:
 
 @pytest.fixture
 def scan(tmp_path):
-    """A 3-page scanned PDF (normal; rotated 90°; cropped and rotated 270°) and where its words are."""
+    """A 4-page scanned PDF (normal; rotated 90°; cropped and rotated 270°; upside down, 180°) and where its
+    words are."""
     text = _upright_pdf(tmp_path / "text.pdf", GEOMETRY)
     where = {n: (word_rect_displayed(text, n, WORDS[n - 1]), word_rect_displayed(text, n, f"Page {n}: {SENTENCE}"))
-             for n in (1, 2, 3)}
+             for n in range(1, len(GEOMETRY) + 1)}
     assert all(pymupdf.Rect(w).width > pymupdf.Rect(w).height for w, _ in where.values())  # upright on screen
     pdf = _scan_of(text, tmp_path / "scan.pdf")
     with pymupdf.open(str(pdf)) as d:
-        assert [(p.rotation, p.get_text().strip()) for p in d] == [(0, ""), (90, ""), (270, "")]
+        assert [(p.rotation, p.get_text().strip()) for p in d] == [(0, ""), (90, ""), (270, ""), (180, "")]
     return pdf, where
 
 
@@ -334,7 +335,7 @@ def test_searching_the_pdf_finds_each_parsed_word_inside_its_block(scan, tmp_pat
     doc = _parsed(pdf, _blocks_at(where))
     out = write_searchable_pdf(doc, str(pdf), str(tmp_path / "out" / "searchable.pdf"))
     result = pymupdf.open(str(out))
-    assert [p.rotation for p in result] == [0, 90, 270]
+    assert [p.rotation for p in result] == [0, 90, 270, 180]
     for page, parsed in zip(result, doc.pages, strict=True):
         heading, para = parsed.blocks
         box = _pt(heading, parsed.info)

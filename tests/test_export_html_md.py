@@ -152,8 +152,8 @@ def test_markdown_lists_headers_footers_and_failed_pages():
     ("- not an item", "\\- not an item"),
     ("-3.5 stays", "-3.5 stays"),
     ("R&D and &amp;", "R&D and &amp;amp;"),
-    ("[x](javascript:alert(1))", "[x]\\(javascript:alert(1))"),
-    ("![i](http://e/x.png)", "![i]\\(http://e/x.png)"),
+    ("[x](javascript:alert(1))", "\\[x]\\(javascript:alert(1))"),
+    ("![i](http://e/x.png)", "!\\[i]\\(http:\\/\\/e/x.png)"),
     ("<b>raw</b>", "&lt;b>raw&lt;/b>"),
 ])
 def test_markdown_escaping(text, want):

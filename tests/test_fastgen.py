@@ -86,6 +86,46 @@ def test_rows_stop_at_their_eos_and_the_loop_exits_when_all_are_done(backends, f
         assert all(t == b.pad_id for t in row[end + 1:])
 
 
+EIGHT = SIZES + [(360, 240), (240, 700), (800, 500)]
+
+
+@pytest.mark.parametrize("family", ["qwen2.5-vl"])  # qwen3-vl's tiny checkpoint did not stagger its rows in every build
+def test_compacting_the_batch_twice_still_equals_generate(backends, family):
+    """8 rows finishing at staggered steps: the batch is compacted 8 -> 4 -> 2 rows, and every per-row
+    field (tokens, positions, masks, rotary table, cache) must follow the rows it belongs to."""
+    b = backends[family]
+    _, inputs = _inputs(b, EIGHT)
+    free = _generate(b, inputs, [])
+    eos = sorted({int(free[i, 2 * i + 2]) for i in range(free.shape[0])})  # row i ends near step 2i+2
+    ref = _generate(b, inputs, eos)
+    stats = {}
+    got = fast_generate(b.model, inputs, max_new_tokens=NEW, eos_ids=eos, pad_id=b.pad_id, mode="eager", stats=stats)
+    assert stats["compactions"] >= 2, stats
+    assert torch.equal(got, ref)
+    stats = {}
+    got = fast_generate(b.model, inputs, max_new_tokens=NEW, eos_ids=eos, pad_id=b.pad_id, mode="static", stats=stats)
+    assert stats["compactions"] >= 2 and torch.equal(got, ref)
+
+
+def test_the_run_state_is_one_object_every_field_declared():
+    from vlparse.backends import fastgen
+
+    names = [f.name for f in fastgen.fields(fastgen._RunState)]
+    assert {"out", "done", "tok", "pos", "valid", "rows", "slot", "col", "rope"} <= set(names)
+    st = fastgen._RunState(out=torch.zeros(3, 5), done=torch.tensor([True, False, False]), tok=torch.arange(3)[:, None],
+                           pos=torch.arange(12).view(4, 3, 1), valid=torch.ones(3, 7, dtype=torch.bool),
+                           rows=torch.arange(3), slot=torch.tensor([4]), col=torch.tensor([1]),
+                           rope=(torch.arange(6.).view(3, 2), torch.arange(6.).view(3, 2)))
+    saved = st.snapshot()
+    st.tok.add_(10)
+    st.slot.add_(1)
+    st.restore(saved)
+    assert st.tok.tolist() == [[0], [1], [2]] and st.slot.tolist() == [4]
+    st.select_rows(torch.tensor([2, 0]))
+    assert st.rows.tolist() == [2, 0] and st.pos[:, :, 0].tolist() == [[2, 0], [5, 3], [8, 6], [11, 9]]
+    assert st.rope[0].tolist() == [[4, 5], [0, 1]] and st.slot.tolist() == [4]  # shared fields untouched
+
+
 def test_ignore_eos_forces_the_length(backends):
     b = backends["qwen2.5-vl"]
     _, inputs = _inputs(b, SIZES[:3])

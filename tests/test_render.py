@@ -159,7 +159,7 @@ def test_page_selection():
 
 
 @pytest.mark.parametrize("content,fragment", [
-    (b"", "empty"), (b"hello, not a pdf\n", "not a readable PDF"), (b"%PDF-1.7\n1 0 obj <<", "not a readable PDF"),
+    (b"", "empty"), (b"hello, not a pdf\n", "not a PDF: named .pdf, but it is a text file"), (b"%PDF-1.7\n1 0 obj <<", "not a readable PDF"),
 ])
 def test_bad_pdfs(tmp_path, content, fragment):
     path = tmp_path / "x.pdf"

@@ -108,6 +108,8 @@ _register()
 def main(argv: list[str] | None = None) -> int:
     """Entry point: returns (and exits with) the process exit code."""
     args = sys.argv[1:] if argv is None else argv
+    if hasattr(sys.stdout, "reconfigure"):  # a non-UTF-8 file name in a JSON line: a \udcXX escape, not a crash
+        sys.stdout.reconfigure(errors="backslashreplace")
     if "--debug" in args:
         console.configure(debug=True)
     main_thread = threading.current_thread() is threading.main_thread()

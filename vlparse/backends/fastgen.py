@@ -36,6 +36,7 @@ it already does between batch sizes on a GPU.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import torch
@@ -137,6 +138,60 @@ class _StaticKV:
         self.values = [v.index_select(0, rows.to(v.device)) for v in self.values]
 
 
+def _rows(dim: int | None):
+    """A :class:`_RunState` field: ``dim`` is its row dimension (compaction selects along it), None: shared."""
+    return field(metadata={"row_dim": dim})
+
+
+@dataclass
+class _RunState:
+    """Everything a decode step reads and writes on the device, in one object.
+
+    Compaction (:meth:`select_rows`) and the CUDA-graph warm-up's snapshot/restore iterate over the fields,
+    so a field added here is carried by both; every field must say whether (and along which dimension) it
+    has one entry per running row (checked when the state is made).
+    """
+
+    out: torch.Tensor = _rows(0)  # [rows, max_new_tokens] the tokens so far
+    done: torch.Tensor = _rows(0)  # [rows] finished (EOS seen)
+    tok: torch.Tensor = _rows(0)  # [rows, 1] the step's input token
+    pos: torch.Tensor = _rows(1)  # [4, rows, 1] the step's positions (text row + 3 mrope rows)
+    valid: torch.Tensor = _rows(0)  # [rows, capacity] the keys each row may attend to
+    rows: torch.Tensor = _rows(0)  # [rows] the original batch row of each running row
+    slot: torch.Tensor = _rows(None)  # [1] where this step's key/value go (shared with the static cache)
+    col: torch.Tensor = _rows(None)  # [1] where this step's token goes
+    rope: tuple | None = _rows(0)  # eager loop: (cos, sin) [rows, ROPE_CHUNK, dim] of the next steps, or None
+
+    def __post_init__(self) -> None:
+        missing = [f.name for f in fields(self) if "row_dim" not in f.metadata]
+        if missing:
+            raise TypeError(f"_RunState fields without a row dimension: {missing}")
+
+    def _tensors(self):
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, torch.Tensor):
+                yield f.name, value
+
+    def snapshot(self) -> dict[str, torch.Tensor]:
+        return {name: t.clone() for name, t in self._tensors()}
+
+    def restore(self, saved: dict[str, torch.Tensor]) -> None:
+        for name, t in self._tensors():
+            t.copy_(saved[name])
+
+    def select_rows(self, keep: torch.Tensor) -> None:
+        """Keep only the rows ``keep`` (indices) of every per-row field."""
+        for f in fields(self):
+            dim, value = f.metadata["row_dim"], getattr(self, f.name)
+            if dim is None or value is None:
+                continue
+            if isinstance(value, tuple):
+                setattr(self, f.name, tuple(v.index_select(dim, keep.to(v.device)) for v in value))
+            else:
+                setattr(self, f.name, value.index_select(dim, keep.to(value.device)).contiguous())
+
+
 class _Decoder:
     def __init__(self, model, eos_ids: list[int], pad_id: int, ignore_eos: bool):
         self.model = model
@@ -197,39 +252,42 @@ class _Decoder:
 
     def _bookkeep(self, nxt: torch.Tensor) -> None:
         """Record the step's tokens and advance the device-side state (graph-capturable)."""
-        nxt = torch.where(self.done, self.pad, nxt)
-        self.out.index_copy_(1, self.col, nxt[:, None])
+        st = self.st
+        nxt = torch.where(st.done, self.pad, nxt)
+        st.out.index_copy_(1, st.col, nxt[:, None])
         if not self.ignore_eos:
-            self.done |= torch.isin(nxt, self.eos)
-        self.tok.copy_(nxt[:, None])
-        self.pos.add_(1)
-        self.slot.add_(1)
-        self.col.add_(1)
-        self.valid.index_fill_(1, self.slot, True)
+            st.done |= torch.isin(nxt, self.eos)
+        st.tok.copy_(nxt[:, None])
+        st.pos.add_(1)
+        st.slot.add_(1)
+        st.col.add_(1)
+        st.valid.index_fill_(1, st.slot, True)
 
     def _exact_step(self) -> None:
         """The eager step: attention over exactly the keys written so far, as in ``generate``."""
+        st = self.st
         self.kv.visible = self.host_slot + 1
-        mask = self.valid[:, None, None, : self.kv.visible].contiguous() if self.has_padding else None
+        mask = st.valid[:, None, None, : self.kv.visible].contiguous() if self.has_padding else None
         i = self.host_slot - self.rope_from
-        if self.rope_table is None or i >= self.rope_table[0].shape[1]:
+        if st.rope is None or i >= st.rope[0].shape[1]:
             self._fill_rope_table()
             i = 0
-        rope = (self.rope_table[0][:, i:i + 1], self.rope_table[1][:, i:i + 1])
-        self._bookkeep(self._forward(self.tok, self.pos, mask, rope))
+        rope = (st.rope[0][:, i:i + 1], st.rope[1][:, i:i + 1])
+        self._bookkeep(self._forward(st.tok, st.pos, mask, rope))
 
     def _fill_rope_table(self) -> None:
         """cos/sin of the next ROPE_CHUNK steps' positions in one call, instead of a dozen small ops per step."""
-        steps = torch.arange(ROPE_CHUNK, device=self.pos.device).view(1, 1, -1)
-        pos = self.pos[1:] + steps  # [3, B, ROPE_CHUNK]: the positions grow by one per step on every row
-        self.rope_table = self.lm.rotary_emb(self.lm.embed_tokens.weight[:1], pos)
+        steps = torch.arange(ROPE_CHUNK, device=self.st.pos.device).view(1, 1, -1)
+        pos = self.st.pos[1:] + steps  # [3, B, ROPE_CHUNK]: the positions grow by one per step on every row
+        self.st.rope = tuple(self.lm.rotary_emb(self.lm.embed_tokens.weight[:1], pos))
         self.rope_from = self.host_slot
 
     def _static_step(self, visible: int) -> None:
         """The fixed-shape step a CUDA graph captures: attention over a bucket of ``visible`` slots, the
         ones not written yet masked out; every input and output is a device tensor updated in place."""
         self.kv.visible = visible
-        self._bookkeep(self._forward(self.tok, self.pos, self.valid[:, None, None, :visible]))
+        st = self.st
+        self._bookkeep(self._forward(st.tok, st.pos, st.valid[:, None, None, :visible]))
 
     def _bucket(self, n: int) -> int:
         return min(self.capacity, -(-n // GRAPH_BUCKET) * GRAPH_BUCKET)
@@ -240,29 +298,19 @@ class _Decoder:
         if g is not None:
             return g
         # warm up on a side stream (lazy initialisations, cuBLAS workspaces), undo its state changes
-        saved = self._snapshot()
+        saved = self.st.snapshot()
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
             self._static_step(visible)
         torch.cuda.current_stream().wait_stream(side)
-        self._restore(saved)
+        self.st.restore(saved)
         g = torch.cuda.CUDAGraph()
         with torch.cuda.graph(g, pool=self.pool):  # records, does not run
             self._static_step(visible)
         self.pool = g.pool()
         self.graphs[visible] = g
         return g
-
-    def _state(self) -> tuple[torch.Tensor, ...]:
-        return self.out, self.done, self.tok, self.pos, self.slot, self.col, self.valid
-
-    def _snapshot(self) -> list[torch.Tensor]:
-        return [x.clone() for x in self._state()]
-
-    def _restore(self, saved: list[torch.Tensor]) -> None:
-        for dst, src in zip(self._state(), saved):
-            dst.copy_(src)
 
     # -- the loop -------------------------------------------------------------------------------------
     def run(self, inputs, max_new_tokens: int, mode: str, stats: dict | None) -> torch.LongTensor:
@@ -273,26 +321,26 @@ class _Decoder:
         self.capacity = L + max_new_tokens
         self.pad = torch.tensor(self.pad_id, device=device)
         self.eos = torch.tensor(self.eos_list or [-1], device=device)
-        self.out = torch.full((B, max_new_tokens), self.pad_id, dtype=torch.long, device=device)
-        self.out[:, 0] = first
-        self.done = torch.zeros(B, dtype=torch.bool, device=device)
+        out = torch.full((B, max_new_tokens), self.pad_id, dtype=torch.long, device=device)
+        out[:, 0] = first
+        done = torch.zeros(B, dtype=torch.bool, device=device)
         if not self.ignore_eos:
-            self.done |= torch.isin(first, self.eos)
-        self.tok = first[:, None].clone()
-        self.pos = (last_pos + 1).contiguous()  # generate's rule: the prompt's last position + 1, every row
-        self.slot = torch.tensor([L], dtype=torch.long, device=device)  # where this step's key/value go
-        self.col = torch.tensor([1], dtype=torch.long, device=device)  # where this step's token goes
+            done |= torch.isin(first, self.eos)
         attn = inputs.get("attention_mask")
         self.has_padding = attn is not None and not bool((attn == 1).all())
-        self.valid = torch.zeros(B, self.capacity, dtype=torch.bool, device=device)  # keys a row may attend to
-        self.valid[:, :L] = attn.bool() if attn is not None else True
-        self.valid[:, L] = True
-        self.kv = _StaticKV(*self._static_buffers(cache, B, L), self.slot)
+        valid = torch.zeros(B, self.capacity, dtype=torch.bool, device=device)  # keys a row may attend to
+        valid[:, :L] = attn.bool() if attn is not None else True
+        valid[:, L] = True
+        self.st = _RunState(
+            out=out, done=done, tok=first[:, None].clone(),
+            pos=(last_pos + 1).contiguous(),  # generate's rule: the prompt's last position + 1, every row
+            valid=valid, rows=torch.arange(B, device=device),
+            slot=torch.tensor([L], dtype=torch.long, device=device), col=torch.tensor([1], dtype=torch.long, device=device),
+            rope=None)
+        self.kv = _StaticKV(*self._static_buffers(cache, B, L), self.st.slot)
         del cache
-        self.rows = torch.arange(B, device=device)  # the original row of each running row
-        self.final = self.out  # the whole batch's output; running rows are written back on compaction
+        self.final = out  # the whole batch's output; running rows are written back on compaction
         self.host_slot = L
-        self.rope_table: tuple[torch.Tensor, torch.Tensor] | None = None
         self.rope_from = L
         if stats is not None:
             _sync(device)
@@ -304,13 +352,14 @@ class _Decoder:
         check_every = CHECK_EVERY if mode == "graph" else 1  # a check reads the device: a sync
         self.graphs: dict[int, Any] = {}
         self.pool = None
+        self.compactions = 0
         steps = row_steps = 0
         for step in range(1, max_new_tokens):
             if not self.ignore_eos and (step - 1) % check_every == 0:
-                running = int((~self.done).sum())
+                running = int((~self.st.done).sum())
                 if running == 0:
                     break
-                if running * 2 <= self.done.numel() and self.done.numel() >= 4:
+                if running * 2 <= self.st.done.numel() and self.st.done.numel() >= 4:
                     self._compact()
             if mode == "graph":
                 try:
@@ -331,11 +380,12 @@ class _Decoder:
                 self._exact_step()
             self.host_slot += 1
             steps += 1
-            row_steps += self.done.numel()
+            row_steps += self.st.done.numel()
         self._write_back()
         if stats is not None:
             _sync(device)
-            stats.update(decode_s=time.perf_counter() - t1, steps=steps, row_steps=row_steps, mode=mode)
+            stats.update(decode_s=time.perf_counter() - t1, steps=steps, row_steps=row_steps, mode=mode,
+                         compactions=self.compactions)
         return _trim(self.final, self.eos, self.ignore_eos)
 
     def _static_buffers(self, cache, B: int, L: int):
@@ -354,22 +404,16 @@ class _Decoder:
     def _compact(self) -> None:
         """Drop finished rows from the running batch (their output is complete)."""
         self._write_back()
-        keep = (~self.done).nonzero().squeeze(1)
+        keep = (~self.st.done).nonzero().squeeze(1)
         self.kv.select_rows(keep)
-        self.rows = self.rows[keep]
-        self.out = self.out[keep]
-        self.done = self.done[keep]
-        self.tok = self.tok[keep]
-        self.pos = self.pos[:, keep].contiguous()
-        self.valid = self.valid[keep]
-        if self.rope_table is not None:
-            self.rope_table = (self.rope_table[0][keep], self.rope_table[1][keep])
+        self.st.select_rows(keep)  # every per-row field of the state, none forgotten
+        self.compactions += 1
         self.graphs.clear()  # shapes changed
         self.pool = None
 
     def _write_back(self) -> None:
-        if self.final is not self.out:
-            self.final[self.rows] = self.out
+        if self.final is not self.st.out:
+            self.final[self.st.rows] = self.st.out
 
 
 def _trim(out: torch.Tensor, eos: torch.Tensor, ignore_eos: bool) -> torch.LongTensor:

@@ -109,10 +109,42 @@ def _not_found(model: str, err: Exception) -> ModelError:
     )
 
 
+#: seconds the one reachability probe of the Hub may take
+HUB_PROBE_TIMEOUT = 3.0
+
+
+def use_cache_only_without_network(model: str) -> None:
+    """When the Hub cannot be reached, switch huggingface_hub to offline mode before anything asks it.
+
+    Without this a hub id with no network costs five retries with back-off (~45 s of "Retrying in 8s"
+    lines) before the same answer; with it the local cache is used, or the clear "not in the local cache"
+    error comes at once. One TCP connection attempt decides (``HUB_PROBE_TIMEOUT``).
+    """
+    if _looks_like_path(model):
+        return
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return
+    url = urlparse(constants.ENDPOINT)
+    try:
+        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)),
+                                 timeout=HUB_PROBE_TIMEOUT).close()
+    except OSError:
+        constants.HF_HUB_OFFLINE = True  # is_offline_mode() reads it on every call
+        from vlparse.run import console
+
+        console.verbose(f"{url.hostname} cannot be reached: using the local Hugging Face cache only")
+
+
 def read_family(model: str, override: str | None) -> tuple[Family, Any]:
     """The model's config and its family (from config.model_type, or ``override``)."""
     from transformers import AutoConfig
 
+    use_cache_only_without_network(model)
     try:
         cfg = AutoConfig.from_pretrained(model)
     except (OSError, ValueError) as e:

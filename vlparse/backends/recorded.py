@@ -52,48 +52,94 @@ class RecordedAnswers:
         return len(self.by_key)
 
 
+def _record(line: str) -> dict | None:
+    """A JSONL answer record (a JSON object with ``"output"``), or None."""
+    try:
+        r = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return r if isinstance(r, dict) and "output" in r else None
+
+
 def _parse_text(text: str, origin: str) -> RecordedAnswers:
+    """A JSONL file of answer records (when its first line is one), else one raw answer.
+
+    Once the first line is a record every line must be one: a line that is not JSON, an ``output`` that
+    is not a string (``null``, a number...), a page that is not a positive integer and a page given twice
+    are errors naming the file and the line, never read as something else.
+    """
     ans = RecordedAnswers(origin)
-    lines = [ln for ln in text.splitlines() if ln.strip()]
-    records = []
-    if lines and lines[0].lstrip().startswith("{"):
-        try:
-            records = [json.loads(ln) for ln in lines]
-        except ValueError:
-            records = []
-    if records and all(isinstance(r, dict) and "output" in r for r in records):
-        for r in records:
-            page = r.get("page")
-            if page is not None and not isinstance(page, int):
-                raise UsageError(f"--from-output {origin}: 'page' must be an integer (got {page!r})")
-            ans.add(r.get("source") or r.get("image"), page, str(r["output"]))
+    lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    if not lines or _record(lines[0][1]) is None:
+        ans.add(None, None, text)
         return ans
-    ans.add(None, None, text)
+    seen: dict[tuple[str | None, int | None], int] = {}
+    for n, ln in lines:
+        where = f"--from-output {origin} line {n}"
+        try:
+            r = json.loads(ln)
+        except (ValueError, RecursionError) as e:
+            raise UsageError(f"{where}: not JSON ({getattr(e, 'msg', None) or type(e).__name__}); "
+                             "every line of a JSONL answer file is one {\"page\", \"output\"} object") from None
+        if not isinstance(r, dict) or "output" not in r:
+            raise UsageError(f"{where}: not an answer record (a JSON object with \"output\")")
+        out = r["output"]
+        if not isinstance(out, str):
+            raise UsageError(f"{where}: 'output' must be a string (got {json.dumps(out)[:40]})")
+        page = r.get("page")
+        if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
+            raise UsageError(f"{where}: 'page' must be a page number from 1 (got {json.dumps(page)[:40]})")
+        source = r.get("source") or r.get("image")
+        if source is not None and not isinstance(source, str):
+            raise UsageError(f"{where}: 'source' must be a string (got {json.dumps(source)[:40]})")
+        key = (source, page)
+        if key in seen:
+            what = f"page {page}" if page is not None else "the answer"
+            raise UsageError(f"{where}: {what}{f' of {source}' if source else ''} is already on line {seen[key]}")
+        seen[key] = n
+        ans.add(source, page, out)
     return ans
+
+
+def _decode(data: bytes, origin: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"--from-output {origin}: not UTF-8 text (invalid byte 0x{data[e.start]:02x} at offset "
+                         f"{e.start})") from None
 
 
 def load_recorded(spec: str) -> RecordedAnswers:
     if spec == "-":
         if sys.stdin is None or sys.stdin.isatty():
             raise UsageError("--from-output -: nothing on standard input")
-        return _parse_text(sys.stdin.read(), "stdin")
+        stream = getattr(sys.stdin, "buffer", None)
+        text = _decode(stream.read(), "stdin") if stream is not None else sys.stdin.read()
+        return _parse_text(text, "stdin")
     path = Path(spec)
     if path.is_dir():
         ans = RecordedAnswers(spec)
         for f in sorted(path.iterdir()):
             m = _PAGE_FILE.match(f.name)
             if m:
-                ans.add(None, int(m.group(1)), f.read_text(encoding="utf-8", errors="replace"))
+                page = int(m.group(1))
+                if (None, page) in ans.by_key:
+                    raise UsageError(f"--from-output {spec}: two files answer page {page} ({f.name} and another)")
+                try:
+                    data = f.read_bytes()
+                except OSError as e:
+                    raise UsageError(f"--from-output {f}: {e.strerror or e}") from None
+                ans.add(None, page, _decode(data, str(f)))
         if not len(ans):
             raise UsageError(f"--from-output {spec}: the directory has no page-N.html / page-N.txt files")
         return ans
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise UsageError(f"--from-output {spec}: no such file") from None
     except OSError as e:
         raise UsageError(f"--from-output {spec}: {e.strerror or e}") from None
-    return _parse_text(text, spec)
+    return _parse_text(_decode(data, spec), spec)
 
 
 #: tests only: a directory through which the test paces the answers (see :meth:`RecordedBackend._pace`)

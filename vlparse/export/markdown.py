@@ -12,8 +12,10 @@
 - pages start with ``<!-- page N -->`` (plus the status when it is not ``ok``) and are separated
   by a ``---`` rule.
 
-Text from the model is escaped (``<``, entity-like ``&``, link syntax ``](`` and line-leading
-Markdown markers), so an answer cannot inject HTML, links or remote images through Markdown.
+Text from the model is escaped (``<``, entity-like ``&``, every ``[`` — so no inline link, image,
+reference link or reference definition ``[t]: http://…`` can form —, bare ``http://`` / ``www.`` /
+e-mail autolinks, and line-leading Markdown markers), so an answer cannot inject HTML, links or
+remote images through Markdown.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from vlparse.parse.sanitize import sanitize_fragment
 _LINE_START = re.compile(r"^(\s*)(#{1,6}(?=\s|$)|>|[+\-*](?=\s|$)|\d{1,9}[.)](?=\s|$))")
 _BACKTICKS = re.compile(r"`+")
 _ENTITY = re.compile(r"&(?=#?\w+;)")
+#: what GFM links without brackets (autolink extension): scheme URLs, www. names, e-mail addresses
+_BARE_LINK = re.compile(r"[A-Za-z][\w+.-]*://|\bwww\.|[\w.+-]+@[\w-]+\.[\w.-]+", re.IGNORECASE)
 
 
 def escape_text(text: str, line_start: bool = True) -> str:
@@ -34,7 +38,9 @@ def escape_text(text: str, line_start: bool = True) -> str:
     Emphasis characters are left alone: the text stays readable, and ``*`` or ``_`` can only
     change the look, never load or run anything.
     """
-    text = _ENTITY.sub("&amp;", text).replace("<", "&lt;").replace("](", "]\\(")
+    text = _ENTITY.sub("&amp;", text).replace("<", "&lt;").replace("[", "\\[").replace("](", "]\\(")
+    text = _BARE_LINK.sub(lambda m: m.group(0).replace("://", ":\\/\\/").replace(".", "\\.", 1)
+                          .replace("@", "\\@"), text)
     if not line_start:  # inside a heading, list item or table cell: markers there are plain text
         return text
     return "\n".join(_LINE_START.sub(_escape_marker, ln) for ln in text.split("\n"))

@@ -38,14 +38,43 @@ class Inputs:
             self.paths.append(path)
 
 
-def _directory(root: Path, recursive: bool) -> list[str]:
+def _is_dir(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:  # a symbolic link loop: not a directory; reported when it is looked at as a file
+        return False
+
+
+def _directory(root: Path, recursive: bool, problems: list[tuple[str, str]]) -> list[str]:
+    """Supported files under ``root``. A subdirectory that cannot be listed is a problem (reported, exit 1),
+    never silently skipped; so is a supported name that cannot be opened (a symbolic link loop...)."""
+    from vlparse.pages.render import _os_reason
+
+    def unreadable(e: OSError) -> None:
+        problems.append((e.filename if isinstance(e.filename, str) else str(root), _os_reason(e)))
+
+    if recursive:
+        walker = os.walk(root, onerror=unreadable)
+    else:
+        try:
+            names = [e.name for e in os.scandir(root) if not _is_dir(e)]
+        except OSError as e:
+            unreadable(e)
+            return []
+        walker = [(str(root), [], names)]
     files = []
-    walker = os.walk(root) if recursive else [(str(root), [], [e.name for e in os.scandir(root) if e.is_file()])]
     for dirpath, dirnames, filenames in walker:
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in sorted(filenames):
             if not f.startswith(".") and Path(f).suffix.lower() in SUPPORTED:
-                files.append(str(Path(dirpath) / f))
+                path = os.path.join(dirpath, f)
+                if os.path.isfile(path):
+                    files.append(path)
+                elif os.path.islink(path):  # a dangling link or a loop: say so rather than skip it
+                    try:
+                        os.stat(path)
+                    except OSError as e:
+                        problems.append((path, _os_reason(e)))
     return files
 
 
@@ -74,14 +103,23 @@ def expand_inputs(items: list[str], *, recursive: bool = False, stdin: TextIO | 
     for item in listed:
         p = Path(item).expanduser()
         if p.is_dir():
-            found = _directory(p, recursive)
-            if not found:
+            before = len(res.problems)
+            found = _directory(p, recursive, res.problems)
+            if not found and len(res.problems) == before:
                 res.problems.append((item, "no PDFs or images in this directory"
                                            + ("" if recursive else " (use --recursive to descend into subfolders)")))
             for f in found:
                 res.add(f)
         elif p.exists():
             res.add(str(p))
+        elif p.is_symlink():  # a dangling link or a loop (Path.resolve() would raise on it later)
+            from vlparse.pages.render import _os_reason
+
+            try:
+                os.stat(p)
+                res.add(str(p))
+            except OSError as e:
+                res.problems.append((item, _os_reason(e)))
         elif _GLOB_CHARS & set(item):
             matches = sorted(glob.glob(str(p), recursive=recursive))
             files = [m for m in matches if Path(m).is_file() and Path(m).suffix.lower() in SUPPORTED]

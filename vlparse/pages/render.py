@@ -15,8 +15,11 @@ MuPDF is not thread-safe: every PyMuPDF call in vlparse holds :data:`PDF_LOCK`.
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vlparse.core.errors import InputError, UsageError, VlparseError
@@ -44,6 +47,7 @@ class RenderedPage:
     image: object  # PIL.Image.Image, RGB, at the model's native size
     info: PageInfo
     text_layer: object = None  # vlparse.pages.textlayer.TextLayer when the run verifies against it
+    warnings: list[str] = field(default_factory=list)  # the input's and the page's, for the page's result
 
 
 def page_ranges(spec: str | None) -> list[tuple[int, int | None]]:
@@ -120,6 +124,10 @@ class Source:
 
     def __init__(self, path: str):
         self.path = path
+        #: about the whole input (a repaired PDF): stderr, the manifest and every page's warnings carry it
+        self.warnings: list[str] = []
+        #: about one page (page number -> lines), found while rendering it
+        self.page_warnings: dict[int, list[str]] = {}
 
     def page(self, number: int, family: Family, budget: Budget, dpi: float | None = None) -> RenderedPage:
         raise NotImplementedError
@@ -155,7 +163,13 @@ class PdfSource(Source):
         with PDF_LOCK:
             _quiet_mupdf()
             try:
-                doc = pymupdf.open(path, filetype="pdf") if data is None else pymupdf.open(stream=data, filetype="pdf")
+                if data is not None:
+                    doc = pymupdf.open(stream=data, filetype="pdf")
+                elif _utf8(path):
+                    doc = pymupdf.open(path, filetype="pdf")
+                else:  # MuPDF takes file names as UTF-8: read a name that is not from its bytes
+                    with open(path, "rb") as f:
+                        doc = pymupdf.open(stream=f.read(), filetype="pdf")
             except pymupdf.EmptyFileError:
                 raise InputError("the file is empty") from None
             except (pymupdf.FileDataError, RuntimeError, ValueError) as e:
@@ -181,6 +195,29 @@ class PdfSource(Source):
         self.doc = doc
         self.page_count = count
         self._last_dlist = None  # (page number, display list, page rect) of the page rendered last
+        if getattr(doc, "is_repaired", False):
+            self.warnings.append("MuPDF had to repair this PDF (damaged or truncated): content may be missing")
+        self._normalised: set[int] = set()
+
+    def _page(self, number: int):
+        """The page, its /Rotate snapped to a multiple of 90 the way MuPDF renders it (caller holds PDF_LOCK).
+
+        A /Rotate of 45 is shown by MuPDF as 90 while PyMuPDF reports 0: the rendered page and the reported
+        rotation (and the PDF points mapped through it) would disagree. Setting the rotation MuPDF uses on
+        the in-memory document makes every later step agree; the input file is never changed.
+        """
+        page = self.doc[number - 1]
+        if number not in self._normalised:
+            self._normalised.add(number)
+            raw = _inherited_rotate(self.doc, page.xref)
+            if raw is not None and raw % 90:
+                shown = snap_rotation(int(raw))
+                if shown != page.rotation:
+                    page.set_rotation(shown)
+                self.page_warnings.setdefault(number, []).append(
+                    f"/Rotate {raw:g} is not a multiple of 90: rendered as {shown}, as viewers show it")
+                page = self.doc[number - 1]
+        return page
 
     def _render(self, number: int, width: int, height: int):
         """The displayed page (rotation and cropbox applied) rendered to exactly width x height, RGB."""
@@ -189,7 +226,7 @@ class PdfSource(Source):
 
         with PDF_LOCK:
             try:
-                page = self.doc[number - 1]
+                page = self._page(number)
                 rect = page.rect
                 mat = pymupdf.Matrix(width / rect.width, height / rect.height)
                 # what Page.get_pixmap does, keeping the display list: text_layer() reads the same page from it
@@ -207,7 +244,7 @@ class PdfSource(Source):
     def page_size_pt(self, number: int) -> tuple[float, float, int]:
         with PDF_LOCK:
             try:
-                page = self.doc[number - 1]
+                page = self._page(number)
                 return page.rect.width, page.rect.height, page.rotation
             except Exception as e:  # noqa: BLE001
                 raise PageError(f"page {number} cannot be read: {_short(e)}") from None
@@ -246,7 +283,7 @@ class PdfSource(Source):
         frame = Frame(width, height, mw, mh, 1 / zoom_x, 1 / zoom_y)
         info = PageInfo(self.path, number, frame, kind="pdf", rotation=rotation, width_pt=round(w_pt, 3),
                         height_pt=round(h_pt, 3), zoom_x=zoom_x, zoom_y=zoom_y)
-        return RenderedPage(model_img, info)
+        return RenderedPage(model_img, info, [*self.warnings, *self.page_warnings.get(number, [])])
 
     def original_image(self, number: int, scale_to: tuple[int, int] | None = None):
         if scale_to is None:
@@ -301,6 +338,10 @@ class ImageSource(Source):
 
         try:
             self.img.seek(number - 1)
+            w, h = self.img.size
+            if w * h > MAX_IMAGE_PIXELS:  # every frame of a multi-page TIFF, not just the first
+                raise PageError(f"frame {number}: {w}x{h} = {w * h:,} pixels is above the {MAX_IMAGE_PIXELS:,}-pixel "
+                                "limit (decompression-bomb guard)")
             frame = ImageOps.exif_transpose(self.img.copy())
             frame.load()
         except (OSError, ValueError, EOFError, SyntaxError) as e:
@@ -378,10 +419,46 @@ def sniff_kind(path: str) -> str | None:
         return kind
     suffix = Path(path).suffix.lower()
     if suffix in PDF_SUFFIXES:
-        return "pdf"
+        # no %PDF- header: MuPDF would "repair" an HTML or text file into a page; only a damaged PDF
+        # (binary, with PDF objects) is left to MuPDF
+        return "pdf" if b" obj" in head or not _looks_textual(head) else None
     if suffix in IMAGE_SUFFIXES:
         return "image"
     return None
+
+
+def _looks_textual(head: bytes) -> bool:
+    return bool(head) and b"\0" not in head and sum(b < 9 or 13 < b < 32 for b in head) == 0
+
+
+def _what_it_is(head: bytes) -> str:
+    low = head.lstrip().lower()
+    if low.startswith((b"<!doctype html", b"<html", b"<head", b"<body")) or b"<html" in low[:200]:
+        return "an HTML page"
+    if low.startswith((b"<?xml", b"<")):
+        return "an XML/markup file"
+    if _looks_textual(head):
+        return "a text file"
+    return "an unknown format"
+
+
+def _utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _os_reason(e: OSError) -> str:
+    """One line for an OS error on an input (ELOOP says what it is; the rest as the OS words them)."""
+    if e.errno == errno.ELOOP:
+        return "a symbolic link loop (too many levels of symbolic links)"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if e.errno == errno.ENOENT:
+        return "no such file"
+    return (e.strerror or str(e)).lower()
 
 
 def open_source(path: str | InMemory, *, password: str | None = None) -> Source:
@@ -397,23 +474,49 @@ def open_source(path: str | InMemory, *, password: str | None = None) -> Source:
             return PdfSource(path.name, password, data=data)
         if kind == "image" or kind is None:
             return ImageSource(path.name, data=data)
-    p = Path(path)
-    if not p.exists():
-        raise InputError("no such file")
-    if p.is_dir():
-        raise InputError("is a directory (use --recursive to read the files in it)")
     try:
-        size = p.stat().st_size
+        st = os.stat(path)
     except OSError as e:
-        raise InputError(f"{e.strerror or e}") from None
-    if size == 0:
+        raise InputError(_os_reason(e)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError("is a directory (use --recursive to read the files in it)")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError("not a regular file (a FIFO, socket or device)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError as e:
+        raise InputError(_os_reason(e)) from None
+    if st.st_size == 0:
         raise InputError("the file is empty")
     kind = sniff_kind(path)
+    if kind is None and Path(path).suffix.lower() in PDF_SUFFIXES:
+        raise InputError(f"not a PDF: named .pdf, but it is {_what_it_is(head)} (no %PDF- header)")
     if kind == "pdf":
         return PdfSource(path, password)
     if kind == "image":
         return ImageSource(path)
     raise InputError("neither a PDF nor an image vlparse can read")
+
+
+def snap_rotation(rotate: int) -> int:
+    """A /Rotate value as MuPDF renders it: the nearest multiple of 90 in 0..270 (45 -> 90, 44 -> 0, -45 -> 0,
+    -46 -> 270), checked against MuPDF's rendering in the tests."""
+    rotate %= 360
+    return (90 * ((rotate + 45) // 90)) % 360
+
+
+def _inherited_rotate(doc, xref: int) -> float | None:
+    """The page's /Rotate (inherited from its /Parent nodes), None when absent or not a number."""
+    for _ in range(64):
+        kind, value = doc.xref_get_key(xref, "Rotate")
+        if kind in ("int", "float"):
+            return float(value)  # MuPDF truncates a real (pdf_to_int): int() does the same
+        kind, parent = doc.xref_get_key(xref, "Parent")
+        if kind != "xref":
+            return None
+        xref = int(parent.split()[0])
+    return None
 
 
 def page_images(source: str, pages, password: str | None = None) -> list:

@@ -28,13 +28,18 @@ from typing import Any
 from vlparse.core.families import ABSOLUTE, Family
 from vlparse.core.geometry import Frame, clean_box, clean_point, fmt_box
 from vlparse.core.results import Detection
-from vlparse.parse.text import code_fences, strip_special_tokens
+from vlparse.parse.text import clean_answer_text, code_fences, strip_special_tokens
 
 #: keys that carry a box / a point in JSON answers (the first is what the Qwen models write)
 BOX_KEYS = ("bbox_2d", "bbox", "box_2d", "box", "bounding_box")
 POINT_KEYS = ("point_2d", "point")
-#: where a label may come from when the object has no ``label`` (text spotting writes ``text_content``)
-LABEL_FALLBACKS = ("text_content", "name", "category", "class", "text")
+#: where a label may come from when the object has no ``label`` (text spotting writes ``text_content``;
+#: answers published by others use ``name``, ``name_en``, ``object_name`` or ``names: {"en": …}``)
+LABEL_FALLBACKS = ("text_content", "name", "name_en", "object_name", "names", "category", "class", "text")
+#: label keys the prompts ask for: taking the label from any other key is a guess (warned)
+ASKED_LABEL_KEYS = ("label", "text_content")
+#: nesting depth past which an answer is refused (a model loop, or hostile input)
+MAX_DEPTH = 64
 #: two detections of one label overlapping at least this much (IoU) are one object written twice
 NEAR_DUPLICATE_IOU = 0.9
 #: individual duplicate warnings before they are summed up in one line
@@ -67,7 +72,7 @@ def parse_grounding(text: str, family: Family, frame: Frame, want: str = "bbox",
     model left unlabelled when there was a single query.
     """
     out = Grounding()
-    text = text or ""
+    text, out.warnings = clean_answer_text(text or "")
     if family.grounding == "json":
         raws, understood = _parse_json_answer(text, out)
         if not raws:
@@ -163,7 +168,11 @@ def _parse_json_answer(text: str, out: Grounding) -> tuple[list[_Raw], bool]:
     cut = False
     for segment in _json_segments(strip_special_tokens(text)):
         for chunk, truncated in _top_level_values(segment):
-            value, fixes = _load(chunk)
+            try:
+                value, fixes = _load(chunk)
+            except _TooDeep as e:
+                out.warnings.append(str(e))
+                continue
             if value is None:
                 continue
             repairs |= fixes
@@ -201,11 +210,19 @@ def _top_level_values(s: str) -> list[tuple[str, bool]]:
     """
     values: list[tuple[str, bool]] = []
     i, n = 0, len(s)
+    decoder = json.JSONDecoder()
     while i < n:
         m = _VALUE_START.search(s, i)
         if m is None:
             break
         i = start = m.start()
+        try:  # a well-formed value: the C decoder finds its end (the scan below is for broken ones)
+            _, end = decoder.raw_decode(s, start)
+            values.append((s[start:end], False))
+            i = end
+            continue
+        except (ValueError, RecursionError):
+            pass
         stack: list[tuple[str, int]] = []
         quote = ""
         element_end: dict[int, int] = {}  # depth -> just after the last complete element at that depth
@@ -262,11 +279,57 @@ def _cut_unfinished(s: str, start: int, stack: list[tuple[str, int]], element_en
     return head + "".join("]" if ch == "[" else "}" for ch, _ in reversed(stack[:keep]))
 
 
+class _RepeatedKeys(dict):
+    """A JSON object that repeats keys (``{"object_name": "monitor", "bbox": …, "object_name": "laptop", …}``):
+    the dict keeps the last value of each key, ``pairs`` keeps every one in order."""
+
+    pairs: list[tuple[str, Any]]
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    rep = _RepeatedKeys(obj)
+    rep.pairs = list(pairs)
+    return rep
+
+
+class _TooDeep(ValueError):
+    pass
+
+
+def _depth_ok(chunk: str) -> bool:
+    """Is the bracket nesting of ``chunk`` (outside strings) at most :data:`MAX_DEPTH`? Linear, no recursion."""
+    depth = 0
+    quote = False
+    escaped = False
+    for c in chunk:
+        if quote:
+            if escaped:
+                escaped = False
+            elif c == "\\":
+                escaped = True
+            elif c == '"':
+                quote = False
+        elif c == '"':
+            quote = True
+        elif c in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return False
+        elif c in "]}":
+            depth -= 1
+    return True
+
+
 def _load(chunk: str) -> tuple[Any, set[str]]:
     """(value, repairs): strict JSON first, then json-repair for what LLMs get wrong."""
+    if not _depth_ok(chunk):
+        raise _TooDeep(f"the JSON answer is nested more than {MAX_DEPTH} levels deep; not read")
     try:
-        return json.loads(chunk), set()
-    except ValueError:
+        return json.loads(chunk, object_pairs_hook=_object), set()
+    except (ValueError, RecursionError):
         pass
     import json_repair
 
@@ -292,6 +355,13 @@ def _what_was_wrong(chunk: str) -> set[str]:
 
 def _collect(value: Any, raws: list[_Raw], out: Grounding, label_hint: str = "") -> None:
     """Walk a parsed answer: lists, detection objects, ``{"objects": [...]}``, ``{"car": [x1,y1,x2,y2]}``."""
+    guesses: dict[str, int] = {}
+    _walk(value, raws, out, label_hint, guesses)
+    for what, n in guesses.items():
+        out.warnings.append(f"{what} ({n} object{'s' if n != 1 else ''})")
+
+
+def _walk(value: Any, raws: list[_Raw], out: Grounding, label_hint: str, guesses: dict[str, int]) -> None:
     if isinstance(value, list):
         if _is_coords(value):
             kind = "box" if len(value) == 4 else "point"
@@ -301,24 +371,39 @@ def _collect(value: Any, raws: list[_Raw], out: Grounding, label_hint: str = "")
                                 + ("" if label_hint else " without a label"))
             return
         for v in value:
-            _collect(v, raws, out, label_hint)
+            _walk(v, raws, out, label_hint, guesses)
         return
     if not isinstance(value, dict):
         return
+    if isinstance(value, _RepeatedKeys):
+        parts = _split_repeated(value.pairs)
+        if len(parts) > 1:
+            _guess(guesses, "one JSON object repeats its keys: read it as several objects")
+            for part in parts:
+                _walk(part, raws, out, label_hint, guesses)
+            return
     box_key = next((k for k in BOX_KEYS if k in value), None)
     point_key = next((k for k in POINT_KEYS if k in value), None)
     if box_key is None and point_key is None:
         for k, v in value.items():
             if _is_coords(v) or _is_coord_list(v):
-                _collect(v, raws, out, str(k))  # {"car": [x1, y1, x2, y2]}: the key names the box
+                _walk(v, raws, out, str(k), guesses)  # {"car": [x1, y1, x2, y2]}: the key names the box
             elif isinstance(v, (list, dict)):
-                _collect(v, raws, out, label_hint)  # {"objects": [...]}
+                _walk(v, raws, out, label_hint, guesses)  # {"objects": [...]}
         return
+    if box_key not in (None, BOX_KEYS[0]):
+        _guess(guesses, f"read boxes under {box_key!r} (the prompt asks for {BOX_KEYS[0]!r})")
     label_raw = value.get("label")
     extra = {k: v for k, v in value.items() if k not in (box_key, point_key, "label")}
     if label_raw is None or (isinstance(label_raw, str) and not label_raw.strip()):
-        label_raw = next((value[k] for k in LABEL_FALLBACKS if isinstance(value.get(k), str) and value[k].strip()),
-                         label_hint)
+        label_raw = label_hint
+        for k in LABEL_FALLBACKS:
+            found = _label_of(value.get(k))
+            if found:
+                label_raw = found
+                if k not in ASKED_LABEL_KEYS:
+                    _guess(guesses, f"took the label from {k!r} (the prompt asks for 'label')")
+                break
     label = (label_raw if isinstance(label_raw, str) else json.dumps(label_raw, ensure_ascii=False)).strip()
     box = value.get(box_key) if box_key else None
     point = value.get(point_key) if point_key else None
@@ -329,6 +414,32 @@ def _collect(value: Any, raws: list[_Raw], out: Grounding, label_hint: str = "")
         raws.extend(_Raw(label, box=b, extra=dict(extra)) for b in box)  # several boxes under one label
         return
     raws.append(_Raw(label, box=box, point=point, extra=extra))
+
+
+def _guess(guesses: dict[str, int], what: str) -> None:
+    guesses[what] = guesses.get(what, 0) + 1
+
+
+def _label_of(v: Any) -> str | None:
+    """A label written as a string, or as names per language (``{"en": "car", "zh": "汽车"}``: English first)."""
+    if isinstance(v, str):
+        return v.strip() or None
+    if isinstance(v, dict):
+        for k in ("en", "en_US", "en-US", "english", *v):
+            if isinstance(v.get(k), str) and v[k].strip():
+                return v[k].strip()
+    return None
+
+
+def _split_repeated(pairs: list[tuple[str, Any]]) -> list[dict]:
+    """Key/value pairs of an object that repeats its keys -> one object per repetition (a repeated key
+    starts the next object)."""
+    parts: list[dict] = [{}]
+    for k, v in pairs:
+        if k in parts[-1]:
+            parts.append({})
+        parts[-1][k] = v
+    return parts
 
 
 def _is_number(v: Any) -> bool:
@@ -494,14 +605,80 @@ def _same(a: Detection, b: Detection, point_tol: float) -> str | None:
     return None
 
 
+class _Seen:
+    """The detections kept so far, indexed so that finding an earlier copy of one is constant time.
+
+    Boxes go into buckets by label, size class (width and height on a 1.25 log scale) and a grid of
+    their top-left corner whose cell is the size class's smallest side. Two boxes of one label with an
+    IoU of at least 0.9 differ in width and height by at most ~11% and in each corner coordinate by at
+    most a tenth of a side, so the few size classes and cells within those margins hold every candidate. Points use a grid of the point
+    tolerance. An answer of 100,000 boxes is parsed in linear time, not 10^10 comparisons.
+    """
+
+    _INV_STEP = 1 / math.log(1.25)
+    #: how far (in size classes) a width or height within 12% of another can lie: log(1.12) / log(1.25)
+    _SPREAD = math.log(1.12) / math.log(1.25)
+
+    def __init__(self, point_tol: float):
+        self.point_tol = point_tol
+        self.kept: list[Detection] = []
+        self.buckets: dict[tuple, list[int]] = {}
+
+    def _classes(self, v: float) -> tuple[float, int]:
+        c = math.log(max(v, 1e-6)) * self._INV_STEP
+        return c, math.floor(c)
+
+    def _keys(self, d: Detection, probe: bool) -> list[tuple]:
+        label = d.label.casefold()
+        if d.bbox is not None:
+            x1, y1, x2, y2 = d.bbox
+            (cw, kw), (ch, kh) = self._classes(x2 - x1), self._classes(y2 - y1)
+            if not probe:
+                return [("b", label, kw, kh, math.floor(x1 / 1.25 ** kw), math.floor(y1 / 1.25 ** kh))]
+            # a copy with IoU >= 0.9 is within 11% in size and a tenth of a side in position: its size classes
+            # and its corner's cells lie in these ranges (the margin of 0.2 cell covers that tenth)
+            keys = []
+            spread = self._SPREAD
+            cols = [(k, _cells(x1, 1.25 ** k)) for k in range(math.floor(cw - spread), math.floor(cw + spread) + 1)]
+            rows = [(k, _cells(y1, 1.25 ** k)) for k in range(math.floor(ch - spread), math.floor(ch + spread) + 1)]
+            for kx, xs in cols:
+                for ky, ys in rows:
+                    keys += [("b", label, kx, ky, cx, cy) for cx in xs for cy in ys]
+            return keys
+        if d.point is not None:
+            gx, gy = math.floor(d.point[0] / self.point_tol), math.floor(d.point[1] / self.point_tol)
+            if not probe:
+                return [("p", label, gx, gy)]
+            return [("p", label, gx + i, gy + j) for i in (-1, 0, 1) for j in (-1, 0, 1)]
+        return [("n", label)]
+
+    def find(self, d: Detection) -> str | None:
+        """"exact" / "near" when ``d`` repeats a kept detection (the first such one), else None."""
+        found = [i for key in self._keys(d, probe=True) for i in self.buckets.get(key, ())]
+        if not found:
+            return None
+        return next((k for k in (_same(self.kept[i], d, self.point_tol) for i in sorted(set(found))) if k), None)
+
+    def add(self, d: Detection) -> None:
+        for key in self._keys(d, probe=False):
+            self.buckets.setdefault(key, []).append(len(self.kept))
+        self.kept.append(d)
+
+
+def _cells(v: float, cell: float) -> tuple[int, ...]:
+    """The grid cells (of size ``cell``) a coordinate within 0.2 cell of ``v`` can fall in: one or two."""
+    lo, hi = math.floor((v - 0.2 * cell) / cell), math.floor((v + 0.2 * cell) / cell)
+    return (lo,) if lo == hi else (lo, hi)
+
+
 def _drop_duplicates(dets: list[Detection], frame: Frame, out: Grounding) -> list[Detection]:
     point_tol = max(2.0, 0.005 * math.hypot(frame.width, frame.height))
-    kept: list[Detection] = []
+    seen = _Seen(point_tol)
     dropped = 0
     for d in dets:
-        kind = next((k for k in (_same(x, d, point_tol) for x in kept) if k), None)
+        kind = seen.find(d)
         if kind is None:
-            kept.append(d)
+            seen.add(d)
             continue
         dropped += 1
         if dropped <= MAX_DUPLICATE_WARNINGS:
@@ -509,5 +686,4 @@ def _drop_duplicates(dets: list[Detection], frame: Frame, out: Grounding) -> lis
             out.warnings.append(f"dropped {'a' if kind == 'exact' else 'a near'} duplicate of {d.label!r} {where}")
     if dropped > MAX_DUPLICATE_WARNINGS:
         out.warnings.append(f"dropped {dropped - MAX_DUPLICATE_WARNINGS} more duplicate detection(s)")
-    return kept
-
+    return seen.kept

@@ -37,7 +37,7 @@ from vlparse.core.results import FAILED, OK, REPAIRED, REPETITION, TRUNCATED, Bl
 from vlparse.parse import schema
 from vlparse.parse.repair import cut_repetition
 from vlparse.parse.sanitize import sanitize_fragment
-from vlparse.parse.text import strip_code_fence
+from vlparse.parse.text import clean_answer_text, strip_code_fence
 
 #: elements without content
 VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
@@ -54,13 +54,16 @@ LINE_BREAKING = frozenset({"p", "div", "li", "tr", "table", "ul", "ol", "pre", "
                            "figcaption", "section", "article", "header", "footer", "figure", "dt", "dd", "hr",
                            *schema.HEADINGS})
 #: types that stand for a page region: unboxed, they pass their type on to their boxed children
-REGION_TYPES = frozenset({"header", "footer", "footnote", "page_number", "quote"})
+REGION_TYPES = frozenset(t for t, spec in schema.TYPES.items() if spec.region)
 #: types that keep line breaks and spacing in their text
-VERBATIM_TYPES = frozenset({"code", "music_sheet", "chemical_formula", "formula"})
+VERBATIM_TYPES = frozenset(t for t, spec in schema.TYPES.items() if spec.verbatim)
 #: typed blocks that may legitimately carry no text (an image, a chart drawn without data)
-MAY_BE_EMPTY = frozenset({"figure", "chart", "formula", "music_sheet", "chemical_formula", "table", "code"})
+MAY_BE_EMPTY = frozenset(t for t, spec in schema.TYPES.items() if spec.may_be_empty)
 
 HOSTILE = frozenset({"script", "iframe", "object", "embed", "frame", "frameset", "applet", "base", "link", "meta"})
+
+#: element nesting past which an answer is refused (real pages nest a dozen levels; libxml2 stops at 256)
+MAX_NESTING = 128
 
 #: a relative (0..1000) box never exceeds this; an absolute one never exceeds the image by more than this
 _SLACK = 1.02
@@ -99,7 +102,7 @@ def parse_page_html(text: str, family: Family, info: PageInfo) -> ParsedPage:
 
 
 def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
-    warnings: list[str] = []
+    text, warnings = clean_answer_text(text)
     if not text.strip():
         return _failed(warnings, "the answer is empty")
     html, notes = extract_html(text)
@@ -112,6 +115,10 @@ def _parse(text: str, family: Family, info: PageInfo) -> ParsedPage:
         warnings.append(f"repetition loop cut: {loop}")
 
     check = check_structure(html)
+    if check.depth > MAX_NESTING:
+        # libxml2 stops building the tree at 256 levels and drops the rest: refuse instead of misreading
+        return _failed(warnings, f"the answer nests elements {check.depth} levels deep (more than {MAX_NESTING}); "
+                                 "not read")
     html = html[:check.end]
     truncated = check.truncated if not loop else None  # a cut loop always ends mid-element
     if truncated:
@@ -196,6 +203,7 @@ class Structure:
     truncated: str | None  # why the answer looks cut off, or None
     repairs: list[str]
     cut_inside: bool = False  # it ends inside an element or a tag: the last block is incomplete
+    depth: int = 0  # the deepest element nesting
 
 
 #: a start tag that closes the open element(s) on top of the stack, as HTML does
@@ -214,6 +222,7 @@ class _TagScanner(HTMLParser):
         self.opened: set[str] = set()
         self.closed: set[str] = set()
         self.repairs: list[str] = []
+        self.depth = 0  # the deepest nesting seen
 
     def handle_starttag(self, tag, attrs):
         if tag in VOID:
@@ -226,6 +235,7 @@ class _TagScanner(HTMLParser):
         while implied and self.stack and self.stack[-1] in implied:
             self.stack.pop()
         self.stack.append(tag)
+        self.depth = max(self.depth, len(self.stack))
 
     def handle_startendtag(self, tag, attrs):
         if tag in ("html", "body", "head"):
@@ -264,7 +274,7 @@ def check_structure(html: str) -> Structure:
         reason = f"it ends inside <{scanner.stack[-1]}> ({shown}{more} not closed)"
     if reason is None and "html" in scanner.opened and not ({"html", "body"} & scanner.closed):
         reason = "the document is not closed (no </body></html>)"
-    return Structure(end, reason, scanner.repairs, bool(scanner.stack) or end < len(html))
+    return Structure(end, reason, scanner.repairs, bool(scanner.stack) or end < len(html), scanner.depth)
 
 
 def drop_misparsed_voids(html: str) -> tuple[str, list[str]]:
@@ -392,6 +402,9 @@ class _Walker:
         self.frame = info.frame
         self.blocks: list[Block] = []
         self.warnings: list[str] = []
+        #: element -> its data-bbox mapped to page pixels (box or None, repair notes): each box is mapped once,
+        #: whether it is a block's, a list item's, a line's or a box inside a block's HTML
+        self._mapped: dict = {}
 
     # ---- coordinates
 
@@ -426,6 +439,15 @@ class _Walker:
         px = self.frame.to_pixels(raw, self.family.coords)
         return clean_box(px, self.frame.width, self.frame.height)
 
+    def _mapped_box(self, el) -> tuple[list[float] | None, list[str]]:
+        """The element's data-bbox in page pixels, with the repair notes (None: no box, or a malformed one)."""
+        got = self._mapped.get(el)
+        if got is None:
+            raw = parse_bbox(el.get("data-bbox"))
+            got = self._map(raw) if raw is not None else (None, [])
+            self._mapped[el] = got  # the dict keeps the element's proxy alive, so the key stays the same node
+        return got
+
     def _box(self, el, label: str) -> tuple[list[float] | None, list[float] | None]:
         value = el.get("data-bbox")
         if value is None:
@@ -435,23 +457,22 @@ class _Walker:
         if raw is None:
             self.warnings.append(f"{label} has a malformed data-bbox {value!r}; box dropped")
             return None, None
-        box, notes = self._map(raw)
+        box, notes = self._mapped_box(el)
         self.warnings += [f"{label}: {n}" for n in notes]
         return box, self.frame.to_points(box)
 
     def _fragment(self, el) -> str:
         """The element as sanitised HTML, its (and its children's) boxes in original page pixels."""
-        el = _copy(el)
-        for node in el.iter():
+        copied = _copy(el)
+        for orig, node in zip(el.iter(), copied.iter(), strict=True):  # the copy has the same nodes in order
             if not isinstance(node.tag, str) or node.get("data-bbox") is None:
                 continue
-            raw = parse_bbox(node.get("data-bbox"))
-            box = self._map(raw)[0] if raw is not None else None
+            box = self._mapped_box(orig)[0]
             if box is None:
                 del node.attrib["data-bbox"]
             else:
                 node.set("data-bbox", " ".join(f"{v:g}" for v in box))
-        html = lxml.html.tostring(el, encoding="unicode", with_tail=False)
+        html = lxml.html.tostring(copied, encoding="unicode", with_tail=False)
         return sanitize_fragment(html).strip()
 
     # ---- walking
@@ -519,43 +540,9 @@ class _Walker:
         verbatim = btype in VERBATIM_TYPES
         text = element_text(el, verbatim=verbatim)
         attrs: dict = {}
-        if btype == "heading":
-            attrs["level"] = schema.heading_level(tag) or 1
-        elif btype == "list":
-            attrs.update(self._list_attrs(el, tag == "ol"))
-        elif btype in ("table", "chart"):
-            table = el if tag == "table" else el.find(".//table")
-            if table is not None:
-                attrs.update(self._table_attrs(table, label))
-            if btype == "table" and table is not None:
-                cap = table.find("caption")
-                if cap is not None and element_text(cap):
-                    attrs["caption"] = element_text(cap)
-                if attrs.get("rows"):
-                    text = "\n".join(" | ".join(c["text"] for c in row) for row in attrs["rows"] if row)
-        elif btype == "formula":
-            attrs["latex"] = strip_math_delimiters(text)
-            text = attrs["latex"]
-            if "handwritten" in schema.class_tokens(el.get("class")):
-                attrs["handwritten"] = True
-        elif btype == "chemical_formula":
-            text = _WS.sub("", text)
-            attrs["smiles"] = text
-        elif btype == "music_sheet":
-            attrs["abc"] = text
-        elif btype == "code":
-            attrs["language"] = _code_language(el)
-        elif btype == "figure":
-            tokens = schema.class_tokens(el.get("class"))
-            img = el if tag == "img" else el.find(".//img")
-            if not text and img is not None and (img.get("alt") or "").strip():
-                text = img.get("alt").strip()
-            if text and "ocr" in tokens:
-                attrs["ocr_text"] = text
-            elif text:
-                attrs["caption"] = text
-        elif btype == "other":
-            attrs["tag"] = tag
+        reader = schema.TYPES[btype].reader
+        if reader is not None:
+            text = READERS[reader](self, el, tag, text, attrs, label)
         if btype == "paragraph" and not text and el.find(".//img") is not None:
             btype, label = "figure", self._label(tag, "figure")
         if not text and btype not in MAY_BE_EMPTY:
@@ -567,15 +554,76 @@ class _Walker:
         box, pt = self._box(el, label)
         self.blocks.append(Block(btype, text, self._fragment(el), box, pt, attrs))
 
+    # ---- readers: one per block type that carries attrs (``schema.TYPES[type].reader``); each fills
+    # ``attrs`` from the element and returns the block's text
+
+    def _read_heading(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        attrs["level"] = schema.heading_level(tag) or 1
+        return text
+
+    def _read_list(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        attrs.update(self._list_attrs(el, tag == "ol"))
+        return text
+
+    def _read_table(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        table = el if tag == "table" else el.find(".//table")
+        if table is None:
+            return text
+        attrs.update(self._table_attrs(table, label))
+        cap = table.find("caption")
+        if cap is not None and element_text(cap):
+            attrs["caption"] = element_text(cap)
+        if attrs.get("rows"):
+            text = "\n".join(" | ".join(c["text"] for c in row) for row in attrs["rows"] if row)
+        return text
+
+    def _read_chart(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        table = el if tag == "table" else el.find(".//table")
+        if table is not None:
+            attrs.update(self._table_attrs(table, label))
+        return text
+
+    def _read_formula(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        attrs["latex"] = strip_math_delimiters(text)
+        if "handwritten" in schema.class_tokens(el.get("class")):
+            attrs["handwritten"] = True
+        return attrs["latex"]
+
+    def _read_chemical_formula(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        text = _WS.sub("", text)
+        attrs["smiles"] = text
+        return text
+
+    def _read_music_sheet(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        attrs["abc"] = text
+        return text
+
+    def _read_code(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        attrs["language"] = _code_language(el)
+        return text
+
+    def _read_figure(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        img = el if tag == "img" else el.find(".//img")
+        if not text and img is not None and (img.get("alt") or "").strip():
+            text = img.get("alt").strip()
+        if text and "ocr" in schema.class_tokens(el.get("class")):
+            attrs["ocr_text"] = text
+        elif text:
+            attrs["caption"] = text
+        return text
+
+    def _read_other(self, el, tag: str, text: str, attrs: dict, label: str) -> str:
+        attrs["tag"] = tag
+        return text
+
     def _list_attrs(self, el, ordered: bool) -> dict:
         items = []
         for li in el.iterchildren():
             if _tag(li) != "li":
                 continue
             item: dict = {"text": element_text(li)}
-            raw = parse_bbox(li.get("data-bbox"))
-            if raw is not None:
-                box = self._map(raw)[0]
+            if parse_bbox(li.get("data-bbox")) is not None:
+                box = self._mapped_box(li)[0]
                 item["bbox_px"], item["bbox_pt"] = box, self.frame.to_points(box)
             items.append(item)
         return {"ordered": ordered, "items": items}
@@ -612,12 +660,15 @@ class _Walker:
         lines = []
         for node in el.iterdescendants():
             if _tag(node) in INLINE and node.get("data-bbox") is not None:
-                raw = parse_bbox(node.get("data-bbox"))
-                box = self._map(raw)[0] if raw is not None else None
+                box = self._mapped_box(node)[0]
                 if box is not None:
                     lines.append({"text": element_text(node, verbatim), "bbox_px": box,
                                   "bbox_pt": self.frame.to_points(box)})
         return lines
+
+
+#: reader name (``schema.TYPES[type].reader``) -> the walker's method that reads that type
+READERS = {spec.reader: getattr(_Walker, f"_read_{spec.reader}") for spec in schema.TYPES.values() if spec.reader}
 
 
 def _has_block_children(el) -> bool:

@@ -69,28 +69,50 @@ anything else with a box                    other             tag
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
-#: every block ``type`` vlparse writes (the team's agreed names; add, never rename)
-BLOCK_TYPES: tuple[str, ...] = (
-    "heading", "paragraph", "list", "list_item", "table", "figure", "caption", "chart", "formula",
-    "chemical_formula", "music_sheet", "code", "header", "footer", "page_number", "footnote",
-    "quote", "other",
-)
+@dataclass(frozen=True)
+class TypeSpec:
+    """How one block type is read and what it carries: the one place a block type is declared.
+
+    ``reader`` names the function in :mod:`vlparse.parse.html` (``READERS``) that fills the type's
+    ``attrs`` from the element (and may rewrite its text, e.g. a table's rows); types without one are
+    plain text blocks.
+    """
+
+    attrs: tuple[str, ...] = ()  # the ``attrs`` keys it may carry (every type may also carry lines, warnings)
+    reader: str | None = None
+    verbatim: bool = False  # keeps the answer's line breaks and spacing (code, ABC, SMILES, LaTeX)
+    may_be_empty: bool = False  # kept without text (an image, a chart drawn without data)
+    region: bool = False  # a page region: unboxed, it passes its type on to its boxed children
+
+
+#: every block ``type`` vlparse writes, in this order (the team's agreed names; add, never rename)
+TYPES: dict[str, TypeSpec] = {
+    "heading": TypeSpec(("level",), reader="heading"),
+    "paragraph": TypeSpec(),
+    "list": TypeSpec(("ordered", "items"), reader="list"),
+    "list_item": TypeSpec(("ordered", "index")),
+    "table": TypeSpec(("rows", "n_rows", "n_cols", "caption"), reader="table", may_be_empty=True),
+    "figure": TypeSpec(("caption", "ocr_text"), reader="figure", may_be_empty=True),
+    "caption": TypeSpec(),
+    "chart": TypeSpec(("rows", "n_rows", "n_cols"), reader="chart", may_be_empty=True),
+    "formula": TypeSpec(("latex", "handwritten"), reader="formula", verbatim=True, may_be_empty=True),
+    "chemical_formula": TypeSpec(("smiles",), reader="chemical_formula", verbatim=True, may_be_empty=True),
+    "music_sheet": TypeSpec(("abc",), reader="music_sheet", verbatim=True, may_be_empty=True),
+    "code": TypeSpec(("language",), reader="code", verbatim=True, may_be_empty=True),
+    "header": TypeSpec(region=True),
+    "footer": TypeSpec(region=True),
+    "page_number": TypeSpec(region=True),
+    "footnote": TypeSpec(region=True),
+    "quote": TypeSpec(region=True),
+    "other": TypeSpec(("tag",), reader="other"),
+}
+
+BLOCK_TYPES: tuple[str, ...] = tuple(TYPES)
 
 #: the ``attrs`` keys each type may carry (every type may also carry ``lines``, ``warnings``)
-TYPE_ATTRS: dict[str, tuple[str, ...]] = {
-    "heading": ("level",),
-    "list": ("ordered", "items"),
-    "list_item": ("ordered", "index"),
-    "table": ("rows", "n_rows", "n_cols", "caption"),
-    "chart": ("rows", "n_rows", "n_cols"),
-    "formula": ("latex", "handwritten"),
-    "chemical_formula": ("smiles",),
-    "music_sheet": ("abc",),
-    "code": ("language",),
-    "figure": ("caption", "ocr_text"),
-    "other": ("tag",),
-}
+TYPE_ATTRS: dict[str, tuple[str, ...]] = {t: spec.attrs for t, spec in TYPES.items() if spec.attrs}
 
 HEADINGS = {f"h{i}": i for i in range(1, 7)}
 

@@ -97,7 +97,8 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    # a file name that is not UTF-8 (surrogate escapes) is written as a \udcXX escape, valid inside JSON strings
+    return atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def atomic_save_image(path: str | Path, image, format: str = "PNG", **save_options) -> Path:  # noqa: A002 - PIL's name

@@ -32,24 +32,29 @@ def debug_enabled() -> bool:
     return _state["debug"]
 
 
+def printable(text: str) -> str:
+    """Text any stream can take: a file name that is not UTF-8 (surrogate escapes) shows as ``\\udcXX``."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def info(msg: str) -> None:
     if not _state["quiet"]:
-        stderr().print(msg, markup=False)
+        stderr().print(printable(msg), markup=False)
 
 
 def verbose(msg: str) -> None:
     if _state["verbose"] and not _state["quiet"]:
-        stderr().print(msg, markup=False, style="dim")
+        stderr().print(printable(msg), markup=False, style="dim")
 
 
 def warn(msg: str) -> None:
     if not _state["quiet"]:
-        stderr().print(f"vlparse: warning: {msg}", markup=False, style="yellow")
+        stderr().print(printable(f"vlparse: warning: {msg}"), markup=False, style="yellow")
 
 
 def error(msg: str) -> None:
     """One line on stderr, always shown."""
-    line = " ".join(str(msg).split())
+    line = printable(" ".join(str(msg).split()))
     print(f"vlparse: error: {line}", file=sys.stderr, flush=True)
 
 

@@ -11,7 +11,8 @@ from vlparse.core.results import SCHEMA_VERSION, Document
 from vlparse.run.outputs import plan_outputs
 from vlparse.run.pipeline import DocumentRun, Listener
 from vlparse.core.options import DocOptions
-from vlparse.run.job import doc_job, exit_code, gather_inputs, make_store, remote_output, run_pipeline
+from vlparse.run.job import (check_export_paths, doc_job, exit_code, gather_inputs, make_store, remote_output,
+                              run_pipeline)
 from vlparse.run.remote import is_url
 from vlparse.backends.factory import resolve_family
 from vlparse.run.verify import VERIFY_VERSION
@@ -61,6 +62,7 @@ def run_doc(opts: DocOptions) -> int:
     formats = list(opts.formats) or ([] if opts.jsonl and opts.output is None else ["json"])
     if opts.jsonl and opts.output == "-":
         raise UsageError("--jsonl already writes to stdout; -o - cannot be used with it")
+    check_export_paths(overlay=opts.overlay_dir)
     family = resolve_family(opts.backend)
     task, cfg = doc_job(family, opts)
     sources, problems, many = gather_inputs(opts)

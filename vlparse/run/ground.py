@@ -13,7 +13,8 @@ from vlparse.core.results import FAILED, PageResult, ground_record
 from vlparse.run.outputs import plan_outputs
 from vlparse.run.pipeline import DocumentRun, Listener
 from vlparse.core.options import GroundOptions
-from vlparse.run.job import exit_code, gather_inputs, ground_job, make_store, remote_output, run_pipeline
+from vlparse.run.job import (check_export_paths, exit_code, gather_inputs, ground_job, make_store, remote_output,
+                              run_pipeline)
 from vlparse.backends.factory import resolve_family
 
 
@@ -122,6 +123,7 @@ def print_table(results: list[PageResult]) -> None:
 
 
 def run_ground(opts: GroundOptions) -> int:
+    check_export_paths(coco=opts.coco, overlay=opts.overlay_dir)
     family = resolve_family(opts.backend) if opts.queries else None
     task, cfg = ground_job(family, opts, opts.queries, opts.points)
     sources, problems, many = gather_inputs(opts)

@@ -22,8 +22,12 @@ CommonOptions = RunOptions
 
 def gather_inputs(opts: CommonOptions) -> tuple[list[str], list[tuple[str, str]], bool]:
     """(readable sources, [(path, problem)], whether the inputs came as a list/directory)."""
+    from vlparse.core.errors import UsageError
     from vlparse.pages.inputs import expand_inputs
 
+    if opts.backend.from_output == "-" and "-" in opts.inputs:
+        raise UsageError("--from-output - and the input '-' both read standard input: give the answers or the "
+                         "list of paths as a file")
     from vlparse.run.remote import expand_urls, is_url, local_path
 
     items = [local_path(i) or i for i in opts.inputs]  # file:// URLs are local paths
@@ -55,6 +59,16 @@ def remote_output(opts: CommonOptions) -> str | None:
     url = opts.output.rstrip("/")
     opts.output = tempfile.mkdtemp(prefix="vlparse-stage-") + "/"
     return url
+
+
+def check_export_paths(*, coco: str | None = None, overlay: str | None = None) -> None:
+    """Refuse, before any work, export paths of the wrong kind: ``--coco`` names a file, ``--overlay`` a directory."""
+    from vlparse.core.errors import UsageError
+
+    if coco is not None and (coco.endswith(("/", "\\")) or Path(coco).is_dir()):
+        raise UsageError(f"--coco {coco}: is a directory; --coco takes a file name (e.g. out/boxes.json)")
+    if overlay is not None and Path(overlay).exists() and not Path(overlay).is_dir():
+        raise UsageError(f"--overlay {overlay}: is a file; --overlay takes a directory for the PNGs")
 
 
 def budget_for(family: Family, task: str, opts: CommonOptions) -> Budget:
@@ -146,7 +160,13 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
         from vlparse.integrations.ray import require_ray
 
         require_ray()
-    factory = backend_factory(opts.backend, family, only_page=only_page(cfg))
+    make = backend_factory(opts.backend, family, only_page=only_page(cfg))
+    made: list = []
+
+    def factory():
+        made.append(make())  # kept to report recorded answers no page used
+        return made[-1]
+
     lock = None
     if getattr(store, "remote", False):
         from vlparse.run.remote import OutputLock, StoreUploads
@@ -183,8 +203,31 @@ def run_pipeline(cfg: RunConfig, opts: CommonOptions, family: Family, sources: l
         elif store is not None:
             store.release()
     summary.inputs_failed += len(problems)
+    if made:
+        _warn_out_of_range_answers(made[0], summary)
     _log_summary(summary)
     return summary
+
+
+def _warn_out_of_range_answers(backend, summary: Summary) -> None:
+    """Recorded answers for pages past the end of their document: said, never silently dropped."""
+    from vlparse.backends.recorded import RecordedBackend
+
+    if not isinstance(backend, RecordedBackend):
+        return
+    docs = [d for d in summary.documents if d.error is None and d.page_count]
+    found = []
+    for source, page in backend.answers.by_key:
+        if page is None:
+            continue
+        matching = [d for d in docs if source is None or source in (d.source, Path(d.source).name)]
+        if matching and all(page > d.page_count for d in matching):
+            d = matching[0]
+            found.append(f"page {page}{f' of {source}' if source else ''} ({d.source} has {d.page_count})")
+    if found:
+        more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+        console.warn(f"--from-output {backend.answers.origin}: {len(found)} answer(s) for pages past the end of the "
+                     f"document, not used: {', '.join(found[:3])}{more}")
 
 
 def exit_code(summary: Summary, n_inputs: int) -> int:

@@ -42,7 +42,7 @@ def unique_names(sources: list[str]) -> dict[str, str]:
     names = {}
     for stem, group in stems.items():
         for s in group:
-            names[s] = stem if len(group) == 1 else f"{stem}-{hashlib.sha1(str(Path(s).resolve()).encode()).hexdigest()[:6]}"
+            names[s] = stem if len(group) == 1 else f"{stem}-{hashlib.sha1(os.fsencode(os.path.realpath(s))).hexdigest()[:6]}"
     return names
 
 

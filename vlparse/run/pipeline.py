@@ -23,7 +23,7 @@ from vlparse.backends.base import Answer, Backend, Request
 from vlparse.core.errors import EXIT_OK, EXIT_PARTIAL, InputError, OutputError, VlparseError
 from vlparse.core.geometry import Budget
 from vlparse.core.options import RETRIES
-from vlparse.core.results import FAILED, PageResult
+from vlparse.core.results import FAILED, OK, REPAIRED, PageResult
 from vlparse.run.store import Store
 from vlparse.run.tasks import Decoding, Task, next_decoding, quality
 
@@ -58,6 +58,8 @@ class DocumentRun:
     error: str | None = None  # the input could not be opened
     done: bool = False
     resumed: int = 0  # pages loaded from an earlier run
+    warnings: list[str] = field(default_factory=list)  # about the whole input (a PDF MuPDF had to repair)
+    page_count: int = 0  # pages (frames) the input has
 
     @property
     def complete(self) -> bool:
@@ -191,9 +193,11 @@ class Runner:
                     if self.store is not None:
                         self.store.identity(source)  # the file as opened, before anything can change it
                     doc.kind = src.kind
-                    try:
-                        doc.pages = parse_page_selection(cfg.pages, src.page_count) if src.kind == "pdf" else \
-                            list(range(1, src.page_count + 1))
+                    doc.page_count = src.page_count
+                    doc.warnings = list(src.warnings)
+                    try:  # a multi-page TIFF honours the selection like a PDF; a single image is its one page
+                        doc.pages = parse_page_selection(cfg.pages, src.page_count) \
+                            if src.kind == "pdf" or src.page_count > 1 else [1]
                     except VlparseError as e:
                         doc.error = e.message
                         if not put(("input_error", doc, None)):
@@ -288,6 +292,13 @@ class Runner:
         """One item from the renderer: a document opened, an input or page that failed, a page to do."""
         if kind == "doc":
             self.summary.documents.append(doc)
+            if doc.warnings:
+                from vlparse.run import console
+
+                for w in doc.warnings:
+                    console.warn(f"{doc.source}: {w}")
+                    if self.store is not None:
+                        self.store.log({"source": doc.source, "page": None, "status": "warning", "warning": w})
             self.listener.on_opened(doc)
         elif kind == "input_error":
             self.summary.documents.append(doc)
@@ -369,6 +380,10 @@ class Runner:
                 res = task.parse(ans.text, ans.finish_reason, w.page.info, context_limit=ans.meta.get("max_tokens"))
             except Exception as e:  # noqa: BLE001 - a parser bug must not cost the run
                 res = PageResult(w.page.info, FAILED, raw=ans.text, error=f"could not parse the answer: {e}")
+        if getattr(w.page, "warnings", None):  # the input's own trouble (a repaired PDF, an odd /Rotate)
+            res.warnings[:0] = w.page.warnings
+            if res.status == OK:
+                res.status = REPAIRED
         w.tries.append({"attempt": len(w.tries) + 1, **w.decoding.to_dict(), "finish_reason": ans.finish_reason,
                         "new_tokens": ans.new_tokens, "status": res.status,
                         **({"feedback": True} if w.feedback else {})})

@@ -7,6 +7,7 @@ the same shape (or a plain text file, taken as the user text) to override.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -18,11 +19,19 @@ from vlparse.core.families import Family
 TASKS = ("doc", "doc-markdown", "ground", "points", "extract")
 
 
+#: a line only a TOML prompt file has (``user = ...``, ``system = ...``)
+_TOML_KEY = re.compile(r"^\s*(?:user|system)\s*=", re.M)
+
+
 def _parse(text: str, origin: str, plain_ok: bool) -> dict:
+    """``plain_ok``: a file that is not TOML is the user text, unless it was meant as TOML (a ``.toml``
+    name, or ``user = ...`` / ``system = ...`` lines): a broken TOML file is an error, never sent as the prompt."""
+    if "\0" in text:
+        raise UsageError(f"prompt file {origin} holds NUL bytes (a binary file?); give a TOML or text file")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        if plain_ok:
+        if plain_ok and not origin.lower().endswith(".toml") and not _TOML_KEY.search(text):
             return {"user": text.strip()}
         raise UsageError(f"prompt file {origin} is not valid TOML: {e}") from None
     if not isinstance(data.get("user"), str):
@@ -36,7 +45,10 @@ def load_prompt(family: Family, task: str, override: str | Path | None = None) -
     if override is not None:
         path = Path(override)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise UsageError(f"prompt file {path} is not UTF-8 text (invalid byte at offset {e.start}; a binary "
+                             "file?)") from None
         except OSError as e:
             raise UsageError(f"cannot read prompt file {path}: {e.strerror or e}") from None
         data = _parse(text, str(path), plain_ok=True)
@@ -46,6 +58,8 @@ def load_prompt(family: Family, task: str, override: str | Path | None = None) -
             raise UsageError(f"{family.title} has no '{task}' prompt (vlparse ships none for this family)")
         data = _parse(res.read_text(encoding="utf-8"), f"{family.name}/{task}.toml", plain_ok=False)
     system = data.get("system")
+    if not data["user"].strip():
+        raise UsageError(f"prompt file {override if override is not None else task} has an empty user text")
     return Prompt(system=system.strip() if isinstance(system, str) and system.strip() else None,
                   user=data["user"].strip())
 

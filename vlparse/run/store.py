@@ -65,7 +65,7 @@ def doc_id(source: str) -> str:
         return url_doc_id(source)
     p = Path(source)
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in p.stem)[:60] or "input"
-    h = hashlib.sha1(str(p.resolve()).encode()).hexdigest()[:8]
+    h = hashlib.sha1(os.fsencode(os.path.realpath(p))).hexdigest()[:8]  # names not UTF-8; link loops
     return f"{stem}-{h}"
 
 
@@ -157,7 +157,7 @@ class Store:
                 self.root.mkdir(parents=True, exist_ok=True)
                 fd = os.open(self.root / MANIFEST, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
                 try:
-                    os.write(fd, line.encode("utf-8"))
+                    os.write(fd, line.encode("utf-8", "backslashreplace"))  # a non-UTF-8 file name: a \udcXX escape
                     os.fsync(fd)
                 finally:
                     os.close(fd)

@@ -64,13 +64,22 @@ class Task:
     def parse(self, text: str, finish_reason: str, info: PageInfo, *, context_limit: int | None = None) -> PageResult:
         """``context_limit``: the backend lowered the token limit to this many new tokens to fit the server's
         context (a stop there is the context's end, not ``--max-new-tokens``)."""
+        from vlparse.parse.text import clean_answer_text
+
+        # the raw answer is written to every output: make it encodable first (lone surrogates, NUL)
+        text, notes = clean_answer_text(text if isinstance(text, str) else "")
         if self.name == "doc":
             res = self._parse_doc(text, finish_reason, info)
         elif self.name == "extract":
             res = self._parse_extract(text, finish_reason, info)
         else:
             res = self._parse_ground(text, finish_reason, info)
-        return _mark_finish(res, finish_reason, context_limit)
+        res = _mark_finish(res, finish_reason, context_limit)
+        if notes:
+            res.warnings[:0] = [n for n in notes if n not in res.warnings]
+            if res.status == OK:
+                res.status = REPAIRED
+        return res
 
     def feedback(self, result: PageResult) -> str | None:
         """Extract: the validation errors to give back to the model in one more attempt, or None."""
