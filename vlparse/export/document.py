@@ -85,7 +85,7 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
                 write_review(stdout.write, doc, pages)
                 stdout.flush()
             else:
-                atomic_write(target, lambda f: write_review(lambda t: f.write(t.encode("utf-8")), doc, pages))
+                atomic_write(target, lambda f: write_review(lambda t: f.write(t.encode("utf-8", "backslashreplace")), doc, pages))
                 written.append(target)
             continue
         text = render_text(doc, fmt, layers)
@@ -93,7 +93,7 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
             stdout.write(text)
             stdout.flush()
         else:
-            data = text.encode("utf-8")
+            data = text.encode("utf-8", "backslashreplace")  # a non-UTF-8 file name: a \udcXX escape
             if not same_content(target, data):
                 atomic_write_bytes(target, data)
             written.append(target)

@@ -283,7 +283,7 @@ class PdfSource(Source):
         frame = Frame(width, height, mw, mh, 1 / zoom_x, 1 / zoom_y)
         info = PageInfo(self.path, number, frame, kind="pdf", rotation=rotation, width_pt=round(w_pt, 3),
                         height_pt=round(h_pt, 3), zoom_x=zoom_x, zoom_y=zoom_y)
-        return RenderedPage(model_img, info, [*self.warnings, *self.page_warnings.get(number, [])])
+        return RenderedPage(model_img, info, warnings=[*self.warnings, *self.page_warnings.get(number, [])])
 
     def original_image(self, number: int, scale_to: tuple[int, int] | None = None):
         if scale_to is None:

@@ -62,8 +62,8 @@ class GroundListener(Listener):
 
             suffix = f"-p{result.info.page}" if result.info.kind == "pdf" or result.info.page > 1 else ""
             target = self.plan.root / f"{self.plan.names[result.info.source]}{suffix}.json"
-            if not same_content(target, line.encode("utf-8")):  # a resumed page's file stays untouched
-                atomic_write_bytes(target, line.encode("utf-8"))
+            if not same_content(target, line.encode("utf-8", "backslashreplace")):  # a resumed page's file stays untouched
+                atomic_write_bytes(target, line.encode("utf-8", "backslashreplace"))
         if not self.table and (self.plan.mode in ("stdout",) or self.opts.jsonl or self.plan.mode == "none"):
             sys.stdout.write(line)
             sys.stdout.flush()
