@@ -152,6 +152,12 @@ class PageResult:
         d["raw"] = self.raw
         return d
 
+    def to_supervision(self, *, classes=None, rows="auto"):
+        """This page as ``supervision.Detections`` (the ``supervision`` extra; see vlparse.integrations.supervision)."""
+        from vlparse.integrations.supervision import to_supervision
+
+        return to_supervision(self, classes=classes, rows=rows)
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PageResult:
         return cls(PageInfo.from_dict(d), d.get("status", OK), list(d.get("warnings", [])),
