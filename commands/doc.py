@@ -27,6 +27,10 @@ def doc(
                                                  "layer.", rich_help_panel=E)] = False,
     review: Annotated[bool, typer.Option("--review", help="A self-contained HTML review page per document.",
                                          rich_help_panel=E)] = False,
+    chunks: Annotated[bool, typer.Option("--chunks", help="Retrieval chunks as JSONL (<name>.chunks.jsonl): "
+                                         "heading-aware, with page and boxes of every block.", rich_help_panel=E)] = False,
+    chunk_tokens: Annotated[Optional[int], typer.Option("--chunk-tokens", min=16, help="--chunks: tokens per chunk "
+                                                        "at most (default 512).", rich_help_panel=E)] = None,
     overlay: Annotated[Optional[str], typer.Option("--overlay", help="Directory for one PNG per page with the blocks "
                                                    "drawn.", rich_help_panel=E)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File, directory (resumable, with a "
@@ -45,9 +49,11 @@ def doc(
 
     console.configure(quiet=shared.run["quiet"], verbose=shared.run["verbose"])
     formats = [f for f, on in (("json", json_out), ("html", html), ("md", md), ("raw", raw), ("hocr", hocr),
-                               ("alto", alto), ("searchable-pdf", searchable_pdf), ("review", review)) if on]
+                               ("alto", alto), ("searchable-pdf", searchable_pdf), ("review", review),
+                               ("chunks", chunks)) if on]
     return run_doc(DocOptions(inputs=inputs, backend=shared.backend, output=output, pages=pages, **shared.run,
-                              formats=formats, overlay_dir=overlay, answer_format=answer_format))
+                              formats=formats, overlay_dir=overlay, answer_format=answer_format,
+                              chunk_tokens=chunk_tokens))
 
 
 COMMAND = ("doc", doc, "Parse PDFs and images into grounded blocks: JSON, HTML, Markdown and more.",

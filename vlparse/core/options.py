@@ -348,6 +348,8 @@ class DocOptions(RunOptions):
     formats: list[str] = field(default_factory=list)
     overlay_dir: str | None = None
     answer_format: AnswerFormat = AnswerFormat.HTML
+    #: ``--chunks``: the chunks' token limit (None: vlparse.export.chunks.DEFAULT_MAX_TOKENS)
+    chunk_tokens: int | None = None
 
 
 @dataclass(kw_only=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 from vlparse.run.atomic import atomic_write_text
 from vlparse.core.results import SCHEMA_VERSION, Document
 
-DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review")
+DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review", "chunks")
 
 
 def render_text(doc: Document, fmt: str) -> str:
@@ -34,14 +34,19 @@ def render_text(doc: Document, fmt: str) -> str:
         from vlparse.export.alto import render_alto
 
         return render_alto(doc)
+    if fmt == "chunks":
+        from vlparse.export.chunks import chunk_document, render_chunks_jsonl
+
+        return render_chunks_jsonl(chunk_document(doc))
     raise ValueError(f"{fmt} is not a text export")
 
 
 def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, password: str | None = None,
-                  images=None) -> list[Path]:
+                  images=None, chunker=None) -> list[Path]:
     """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written.
 
     ``images``: a function giving the pages' images (:func:`vlparse.pages.render.page_images`), for the review page.
+    ``chunker``: document -> chunks (:func:`vlparse.export.chunks.chunk_document` with the run's token counter).
     """
     written = []
     for fmt in formats:
@@ -64,6 +69,10 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
             else:
                 pages = images()
             text = render_review(doc, pages)
+        elif fmt == "chunks" and chunker is not None:
+            from vlparse.export.chunks import render_chunks_jsonl
+
+            text = render_chunks_jsonl(chunker(doc))
         else:
             text = render_text(doc, fmt)
         if target is None:
