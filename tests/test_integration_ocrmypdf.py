@@ -155,3 +155,32 @@ def test_a_local_model_is_loaded_once_for_all_pages_and_workers(scan, tmp_path, 
                         vlparse_max_new_tokens=16, progress_bar=False)
     assert code == ocrmypdf.ExitCode.ok
     assert len(loads) == 1  # two pages, two workers, one model: processes were turned into threads
+
+
+def test_a_server_backend_gets_each_page_at_the_size_vlparse_geometry_gives(scan, tmp_path, monkeypatch):
+    from fake_openai_server import FakeOpenAIServer
+
+    from vlparse.integrations import ocrmypdf as plugin
+
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(plugin, "_BACKENDS", {})
+    path, where = scan
+    two = tmp_path / "two.pdf"
+    with pymupdf.open(path) as a:
+        a.insert_pdf(pymupdf.open(path))
+        a.save(two)
+    answer = _answer("qwen3-vl", where)
+    with FakeOpenAIServer(lambda req: answer, models=("Qwen/Qwen3-VL-8B-Instruct",)) as srv:
+        code = ocrmypdf.ocr(two, tmp_path / "o.pdf", plugins=["vlparse.ocrmypdf"], jobs=2,
+                            vlparse_base_url=[srv.url], progress_bar=False)
+        requests = list(srv.chat_requests)
+    assert code == ocrmypdf.ExitCode.ok
+    fam = get_family("qwen3-vl")  # the family came from the served model's name
+    expected = model_size(fam, 2400, 3300, Budget(fam.default_min_pixels(), fam.default_max_pixels("doc")))
+    assert [r.image_size for r in requests] == [expected, expected]
+    assert all(r.user == "qwenvl html" for r in requests)
+    with pymupdf.open(tmp_path / "o.pdf") as doc:
+        for page in doc:
+            [hit] = page.search_for("signature")
+            assert _inside(tuple(hit), where["signature"])
