@@ -184,3 +184,23 @@ def test_a_server_backend_gets_each_page_at_the_size_vlparse_geometry_gives(scan
         for page in doc:
             [hit] = page.search_for("signature")
             assert _inside(tuple(hit), where["signature"])
+
+
+def test_the_hocr_hook_reads_the_page_from_ocrmypdfs_file_name(scan, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from vlparse.integrations import ocrmypdf as plugin
+
+    monkeypatch.setattr(plugin, "_BACKENDS", {})
+    path, where = scan
+    answers = tmp_path / "answers"
+    answers.mkdir()
+    (answers / "page-1.html").write_text("```html\n<html><body><p data-bbox=\"0 0 10 10\">wrong page</p></body></html>\n```")
+    (answers / "page-2.html").write_text(_answer("qwen3-vl", where))
+    with pymupdf.open(path) as doc:
+        doc[0].get_pixmap(dpi=100).save(tmp_path / "000002_ocr.png")  # OCRmyPDF's name for page 2's image
+    options = SimpleNamespace(extra_attrs={"vlparse_family": "qwen3-vl", "vlparse_from_output": str(answers)})
+    hocr, text = tmp_path / "p.hocr", tmp_path / "p.txt"
+    plugin.VlparseEngine.generate_hocr(tmp_path / "000002_ocr.png", hocr, text, options)
+    assert "Revenue Forecast" in hocr.read_text() and "wrong page" not in hocr.read_text()
+    assert "Appendix signature" in text.read_text()

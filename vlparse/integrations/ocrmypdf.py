@@ -34,6 +34,7 @@ Tesseract is never needed: when this plugin is loaded it blocks OCRmyPDF's built
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -268,6 +269,12 @@ def element_tree(result, image, dpi: float, page_number: int) -> tuple[OcrElemen
     return page, "\n\n".join(texts) + ("\n" if texts else "")
 
 
+def page_from_name(image_path: Path) -> int:
+    """OCRmyPDF names a page's files ``000003_ocr.png`` (page 3): the 0-based page for hooks not given it."""
+    m = re.match(r"^(\d{6})_", image_path.name)
+    return max(0, int(m.group(1)) - 1) if m else 0
+
+
 def _dpi(image_path: Path) -> float:
     from PIL import Image
 
@@ -320,11 +327,12 @@ class VlparseEngine(OcrEngine):
 
     @staticmethod
     def generate_hocr(input_file: Path, output_hocr: Path, output_text: Path, options) -> None:
-        """hOCR of the page (vlparse's hOCR export); OCRmyPDF uses generate_ocr, this serves older paths."""
+        """hOCR of the page (vlparse's hOCR export). OCRmyPDF 17 calls generate_ocr; this serves releases and
+        paths that still ask for hOCR (the page number comes from OCRmyPDF's file name)."""
         from vlparse.core.results import Document
         from vlparse.export.hocr import render_hocr
 
-        result, _ = recognise(Path(input_file), options, 0)
+        result, _ = recognise(Path(input_file), options, page_from_name(Path(input_file)))
         doc = Document(str(input_file), "", "vlparse", [result])
         Path(output_hocr).write_text(render_hocr(doc), encoding="utf-8")
         Path(output_text).write_text("\n\n".join(b.text for b in result.blocks if b.text), encoding="utf-8")
