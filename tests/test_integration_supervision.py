@@ -105,3 +105,12 @@ def test_the_readme_example_runs(tmp_path):
     assert p.returncode == 0, p.stderr
     from PIL import Image
     assert Image.open(tmp_path / "shapes.sv.png").size == Image.open(SHAPES).size
+
+
+def test_a_grounding_result_of_one_image_converts_and_of_several_asks_for_one():
+    from types import SimpleNamespace
+
+    page = _page([Detection("car", bbox=[1.0, 2.0, 30.0, 40.0])])
+    assert to_supervision(SimpleNamespace(images=[page])).xyxy.tolist() == [[1, 2, 30, 40]]
+    with pytest.raises(ValueError, match="2 images"):
+        to_supervision(SimpleNamespace(images=[page, page]))

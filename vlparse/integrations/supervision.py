@@ -21,8 +21,9 @@ What goes where (all coordinates in the original image's pixels, like ``bbox`` /
 - both: ``data["bbox_pt"]`` (``(N, 4)``, PDF points, NaN for images) and ``metadata`` with the
   ``source``, ``page``, ``width``, ``height`` and ``status`` of the page.
 
-Accepts a :class:`vlparse.core.results.PageResult`, or a dict as vlparse writes it: a ``vlparse ground``
-JSON line, or a page of ``vlparse doc --json``.
+Accepts a :class:`vlparse.core.results.PageResult`, a grounding result of one image (anything with an
+``images`` list of one page), or a dict as vlparse writes it: a ``vlparse ground`` JSON line, or a page of
+``vlparse doc --json``.
 """
 
 from __future__ import annotations
@@ -75,6 +76,12 @@ def to_supervision(result: PageResult | dict[str, Any], *, classes: Sequence[str
 
 
 def _page(result: PageResult | dict[str, Any]) -> dict[str, Any]:
+    images = getattr(result, "images", None)  # a grounding result over images (the API's GroundResult)
+    if isinstance(images, list):
+        if len(images) != 1:
+            raise ValueError(f"this grounding result has {len(images)} images: convert one at a time "
+                             "(to_supervision(result.images[i]))")
+        result = images[0]
     if isinstance(result, PageResult):
         return {"source": result.info.source, "page": result.info.page, "width": result.info.width_px,
                 "height": result.info.height_px, "status": result.status, "detections": result.detections,
