@@ -204,3 +204,17 @@ def test_the_hocr_hook_reads_the_page_from_ocrmypdfs_file_name(scan, tmp_path, m
     plugin.VlparseEngine.generate_hocr(tmp_path / "000002_ocr.png", hocr, text, options)
     assert "Revenue Forecast" in hocr.read_text() and "wrong page" not in hocr.read_text()
     assert "Appendix signature" in text.read_text()
+
+
+def test_an_unreachable_server_is_one_line_not_a_traceback(scan, tmp_path):
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    path, _ = scan
+    p = _run_ocrmypdf(["--plugin", "vlparse.ocrmypdf", "--vlparse-base-url", f"http://127.0.0.1:{port}/v1",
+                       "--vlparse-family", "qwen3-vl", str(path), str(tmp_path / "o.pdf")], tmp_path)
+    assert p.returncode != 0
+    assert f"vlparse: cannot reach the server at http://127.0.0.1:{port}/v1" in p.stderr
+    assert "Traceback" not in p.stderr

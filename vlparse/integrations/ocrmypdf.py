@@ -157,6 +157,20 @@ def check_options(options):
         raise BadArgsError("vlparse: use the default --pdf-renderer (the text layer is OCRmyPDF's element tree)")
 
 
+def _ocrmypdf_error(e) -> Exception:
+    """A vlparse error as the OCRmyPDF exception with the nearest exit code (it prints one line for those)."""
+    from ocrmypdf.exceptions import ExitCodeException
+
+    from vlparse.core.errors import InputError, ModelError, UsageError
+
+    msg = f"vlparse: {e.message}"
+    if isinstance(e, (UsageError, InputError)):
+        return BadArgsError(msg)
+    if isinstance(e, ModelError):
+        return MissingDependencyError(msg)
+    return ExitCodeException(msg)  # server unreachable, out of memory: OCRmyPDF's "other error"
+
+
 @hookimpl
 def get_ocr_engine(options):
     return VlparseEngine()
@@ -322,7 +336,12 @@ class VlparseEngine(OcrEngine):
 
     @staticmethod
     def generate_ocr(input_file: Path, options, page_number: int = 0) -> tuple[OcrElement, str]:
-        result, image = recognise(Path(input_file), options, page_number)
+        from vlparse.core.errors import VlparseError
+
+        try:
+            result, image = recognise(Path(input_file), options, page_number)
+        except VlparseError as e:
+            raise _ocrmypdf_error(e) from None
         return element_tree(result, image, _dpi(Path(input_file)), page_number)
 
     @staticmethod
@@ -332,7 +351,12 @@ class VlparseEngine(OcrEngine):
         from vlparse.core.results import Document
         from vlparse.export.hocr import render_hocr
 
-        result, _ = recognise(Path(input_file), options, page_from_name(Path(input_file)))
+        from vlparse.core.errors import VlparseError
+
+        try:
+            result, _ = recognise(Path(input_file), options, page_from_name(Path(input_file)))
+        except VlparseError as e:
+            raise _ocrmypdf_error(e) from None
         doc = Document(str(input_file), "", "vlparse", [result])
         Path(output_hocr).write_text(render_hocr(doc), encoding="utf-8")
         Path(output_text).write_text("\n\n".join(b.text for b in result.blocks if b.text), encoding="utf-8")
