@@ -96,6 +96,7 @@ ol.blocks { list-style: none; margin: 0; padding: 0; }
 .content table { border-collapse: collapse; }
 .content td, .content th { border: 1px solid var(--line); padding: .15rem .4rem; vertical-align: top; }
 .content pre { white-space: pre-wrap; font-size: .85rem; }
+.content math { font-size: 1.2em; }
 """.strip()
 
 
