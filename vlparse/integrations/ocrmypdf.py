@@ -144,10 +144,7 @@ def check_options(options):
 
             load_recorded(bopts.from_output)
     except VlparseError as e:
-        msg = e.message
-        for flag in ("--family", "--from-output", "--base-url", "--model", "--api-model"):
-            msg = msg.replace(flag + " ", "--vlparse-" + flag[2:] + " ")
-        raise BadArgsError(f"vlparse: {msg}") from None
+        raise BadArgsError(f"vlparse: {_plugin_flags(e.message)}") from None
     if not family.html:
         raise BadArgsError(f"vlparse: {family.title} was not trained for QwenVL HTML document parsing")
     if bopts.backend == "local" and bopts.from_output is None and not options.use_threads:
@@ -157,13 +154,19 @@ def check_options(options):
         raise BadArgsError("vlparse: use the default --pdf-renderer (the text layer is OCRmyPDF's element tree)")
 
 
+def _plugin_flags(message: str) -> str:
+    """vlparse's messages name its CLI flags; under OCRmyPDF they are spelled --vlparse-*."""
+    return re.sub(r"(?<![\w-])--(family|from-output|base-url|model|api-model|max-pixels|max-new-tokens)\b",
+                  r"--vlparse-\1", message)
+
+
 def _ocrmypdf_error(e) -> Exception:
     """A vlparse error as the OCRmyPDF exception with the nearest exit code (it prints one line for those)."""
     from ocrmypdf.exceptions import ExitCodeException
 
     from vlparse.core.errors import InputError, ModelError, UsageError
 
-    msg = f"vlparse: {e.message}"
+    msg = f"vlparse: {_plugin_flags(e.message)}"
     if isinstance(e, (UsageError, InputError)):
         return BadArgsError(msg)
     if isinstance(e, ModelError):
