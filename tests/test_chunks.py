@@ -74,6 +74,18 @@ def test_the_models_token_counter_is_used_when_given():
     assert len(chunk_document(doc, max_tokens=3, count_tokens=lambda t: len(t.split()))) == 2
 
 
+def test_a_tokenizer_object_counts_with_its_encode():
+    class Tok:
+        name_or_path = "org/tok"
+
+        def encode(self, text, add_special_tokens=True):
+            return text.split() + (["<s>"] if add_special_tokens else [])
+
+    doc = _doc([_b("paragraph", "one two three four five six")])
+    [c] = doc.chunks(max_tokens=10, tokenizer=Tok())
+    assert c.tokens == 6 and c.token_count == "tokenizer:org/tok"  # special tokens not counted
+
+
 def test_ids_are_stable_and_distinct():
     doc = _doc([_b("paragraph", "Same words.", box=(0, 0, 5, 5)), _b("heading", "H"),
                 _b("paragraph", "Same words.", box=(0, 50, 5, 55))])

@@ -215,11 +215,11 @@ class Document:
             d["error"] = self.error
         return d
 
-    def chunks(self, *, max_tokens: int = 512, count_tokens=None, tokenizer_name: str | None = None) -> list:
+    def chunks(self, *, max_tokens: int = 512, tokenizer=None, count_tokens=None) -> list:
         """Retrieval chunks in reading order with provenance (see vlparse.export.chunks)."""
         from vlparse.export.chunks import chunk_document
 
-        return chunk_document(self, max_tokens=max_tokens, count_tokens=count_tokens, tokenizer_name=tokenizer_name)
+        return chunk_document(self, max_tokens=max_tokens, tokenizer=tokenizer, count_tokens=count_tokens)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:

@@ -126,10 +126,23 @@ def _split(text: str, max_tokens: int, count: Callable[[str], int]) -> list[str]
 
 
 def chunk_document(doc: Document, *, max_tokens: int = DEFAULT_MAX_TOKENS,
-                   count_tokens: Callable[[str], int] | None = None, tokenizer_name: str | None = None) -> list[Chunk]:
-    """The document's chunks (see the module docstring). ``count_tokens``: the model's token counter."""
+                   count_tokens: Callable[[str], int] | None = None, tokenizer_name: str | None = None,
+                   tokenizer: Any = None) -> list[Chunk]:
+    """The document's chunks (see the module docstring).
+
+    ``tokenizer``: a Hugging Face tokenizer (or anything with ``encode``) to count with, e.g. the model's
+    ``AutoTokenizer.from_pretrained(model)``; or ``count_tokens``: any ``text -> int``. Neither: chars/4.
+    """
     if max_tokens < 1:
         raise ValueError("max_tokens must be at least 1")
+    if tokenizer is not None and count_tokens is None:
+        def count_tokens(text: str) -> int:
+            try:
+                return len(tokenizer.encode(text, add_special_tokens=False))
+            except TypeError:  # an encode() without that keyword (tiktoken and the like)
+                return len(tokenizer.encode(text))
+
+        tokenizer_name = tokenizer_name or getattr(tokenizer, "name_or_path", None) or type(tokenizer).__name__
     count = count_tokens or approx_tokens
     how = f"tokenizer:{tokenizer_name or 'model'}" if count_tokens else APPROX
     name = PurePath(doc.source).name
