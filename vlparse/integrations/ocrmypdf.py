@@ -208,13 +208,13 @@ def recognise(image_path: Path, options, page_number: int):
         [answer] = backend.generate([request])
     task = Task("doc", family, prompt, Decoding(max_new))
     if answer.finish_reason == "error":
-        log.warning("vlparse: page %d: %s", page_number + 1, answer.error)
+        log.warning("vlparse: page %d: %s", page_number + 1, _plugin_flags(answer.error or ""))
         from vlparse.core.results import PageResult
 
         return PageResult(info, FAILED, error=answer.error), image
     result = task.parse(answer.text, answer.finish_reason, info)
     for w in result.warnings:
-        log.info("vlparse: page %d: %s", page_number + 1, w)
+        log.info("vlparse: page %d: %s", page_number + 1, _plugin_flags(w))
     return result, image
 
 
