@@ -79,8 +79,8 @@ def _backend_options(options):
     from vlparse.backends.factory import BackendOptions
 
     urls = list(_opt(options, "vlparse_base_url", []) or [])
-    return BackendOptions("openai" if urls else "local", _opt(options, "vlparse_model"),
-                          _opt(options, "vlparse_family"), base_urls=urls,
+    return BackendOptions(backend="openai" if urls else "local", model=_opt(options, "vlparse_model"),
+                          family=_opt(options, "vlparse_family"), base_urls=urls,
                           api_model=_opt(options, "vlparse_api_model"),
                           from_output=_opt(options, "vlparse_from_output"))
 
