@@ -39,7 +39,6 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import ocrmypdf
 from ocrmypdf import hookimpl
 from ocrmypdf.exceptions import BadArgsError, MissingDependencyError
 from ocrmypdf.models.ocr_element import BoundingBox, OcrClass, OcrElement
@@ -369,5 +368,5 @@ class VlparseEngine(OcrEngine):
         raise MissingDependencyError("vlparse makes no sandwich text PDF: use the default --pdf-renderer")
 
 
-__all__ = ["VlparseEngine", "add_options", "register_options", "check_options", "get_ocr_engine", "initialize", "element_tree",
-           "recognise", "ocrmypdf"]
+__all__ = ["VlparseEngine", "add_options", "check_options", "element_tree", "get_ocr_engine", "initialize",
+           "recognise", "register_options"]
