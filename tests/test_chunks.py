@@ -82,7 +82,7 @@ def test_a_tokenizer_object_counts_with_its_encode():
             return text.split() + (["<s>"] if add_special_tokens else [])
 
     doc = _doc([_b("paragraph", "one two three four five six")])
-    [c] = doc.chunks(max_tokens=10, tokenizer=Tok())
+    [c] = chunk_document(doc, max_tokens=10, tokenizer=Tok())
     assert c.tokens == 6 and c.token_count == "tokenizer:org/tok"  # special tokens not counted
 
 
@@ -111,7 +111,8 @@ def test_doc_chunks_cli_writes_jsonl_with_the_same_ids_on_a_rerun(cli, tmp_path)
     assert {"page": 1, "type": "table", "bbox_px": table["bbox_px"], "bbox_pt": table["bbox_pt"]}.items() <= \
         next(b for b in holder["blocks"] if b["type"] == "table").items()
     assert holder["headings"] == ["Quarterly Report: Third Quarter"]
-    assert Document.from_dict(doc).chunks(max_tokens=60)[0].id == chunks[0]["id"]
+    from vlparse.api import Document as ApiDocument
+    assert ApiDocument.from_dict(doc).chunks(max_tokens=60)[0].id == chunks[0]["id"]
 
 
 @pytest.mark.slow

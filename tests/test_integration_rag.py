@@ -89,5 +89,5 @@ def test_the_readme_example_runs(tmp_path, no_network, monkeypatch, capsys):
     [code] = readme_examples.blocks("RAG chunks", "python")
     monkeypatch.chdir(tmp_path)
     exec(compile(code, "README.md", "exec"), {})  # in this process, where the network is blocked
-    first = json.loads((tmp_path / "out" / "sample.chunks.jsonl").read_text().splitlines()[0])
+    first = json.loads((tmp_path / "out" / "sample.chunks.jsonl").read_text().splitlines()[0])  # the CLI's, at 200
     assert capsys.readouterr().out.strip() == f"{' > '.join(first['headings'])} {first['blocks'][0]['bbox_pt']}"

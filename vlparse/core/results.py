@@ -152,11 +152,6 @@ class PageResult:
         d["raw"] = self.raw
         return d
 
-    def to_supervision(self, *, classes=None, rows="auto"):
-        """This page as ``supervision.Detections`` (the ``supervision`` extra; see vlparse.integrations.supervision)."""
-        from vlparse.integrations.supervision import to_supervision
-
-        return to_supervision(self, classes=classes, rows=rows)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PageResult:
@@ -215,11 +210,6 @@ class Document:
             d["error"] = self.error
         return d
 
-    def chunks(self, *, max_tokens: int = 512, tokenizer=None, count_tokens=None) -> list:
-        """Retrieval chunks in reading order with provenance (see vlparse.export.chunks)."""
-        from vlparse.export.chunks import chunk_document
-
-        return chunk_document(self, max_tokens=max_tokens, tokenizer=tokenizer, count_tokens=count_tokens)
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:

@@ -1,6 +1,6 @@
 """Chunks as LangChain and LlamaIndex documents (the ``rag`` extra: ``langchain`` / ``llamaindex``).
 
-The chunking is :mod:`vlparse.export.chunks` (``Document.chunks()``, ``vlparse doc --chunks``); these
+The chunking is :mod:`vlparse.export.chunks` (``vlparse.Document.chunks()``, ``vlparse doc --chunks``); these
 adapters only change the container and keep the provenance in the metadata:
 
 - ``chunk_id``, ``source``, ``index``, ``headings`` (list) and ``heading_path`` (``"A > B"``),

@@ -2,7 +2,7 @@
 
 So supervision's annotators, trackers and metrics work on vlparse's output::
 
-    detections = page.to_supervision()            # or to_supervision(page)
+    detections = to_supervision(vlparse.ground("photo.jpg", "red car"))  # a GroundResult of one image, or a page
     sv.BoxAnnotator().annotate(image, detections)
 
 What goes where (all coordinates in the original image's pixels, like ``bbox`` / ``bbox_px``):
