@@ -30,6 +30,10 @@ def doc(
     snap_boxes: Annotated[bool, typer.Option("--snap-boxes", help="Tighten each block verified against the PDF's "
                                              "text layer to its words' extent (the model's box is kept in "
                                              "verify).", rich_help_panel=E)] = False,
+    chunks: Annotated[bool, typer.Option("--chunks", help="Retrieval chunks as JSONL (<name>.chunks.jsonl): "
+                                         "heading-aware, with page and boxes of every block.", rich_help_panel=E)] = False,
+    chunk_tokens: Annotated[Optional[int], typer.Option("--chunk-tokens", min=16, help="--chunks: tokens per chunk "
+                                                        "at most (default 512).", rich_help_panel=E)] = None,
     overlay: Annotated[Optional[str], typer.Option("--overlay", help="Directory for one PNG per page with the blocks "
                                                    "drawn.", rich_help_panel=E)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="File, directory (resumable, with a "
@@ -48,10 +52,11 @@ def doc(
 
     console.configure(quiet=shared.run["quiet"], verbose=shared.run["verbose"])
     formats = [f for f, on in (("json", json_out), ("html", html), ("md", md), ("raw", raw), ("hocr", hocr),
-                               ("alto", alto), ("searchable-pdf", searchable_pdf), ("review", review)) if on]
+                               ("alto", alto), ("searchable-pdf", searchable_pdf), ("review", review),
+                               ("chunks", chunks)) if on]
     return run_doc(DocOptions(inputs=inputs, backend=shared.backend, output=output, pages=pages, **shared.run,
                               formats=formats, overlay_dir=overlay, answer_format=answer_format,
-                              snap_boxes=snap_boxes))
+                              snap_boxes=snap_boxes, chunk_tokens=chunk_tokens))
 
 
 COMMAND = ("doc", doc, "Parse PDFs and images into grounded blocks: JSON, HTML, Markdown and more.",

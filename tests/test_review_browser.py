@@ -148,6 +148,9 @@ BLOCKS = [
           '<img src="https://example.invalid/x.png" onerror="alert(3)"><script>alert(4)</script></p>',
           [600, 1100, 840, 1140]),
     Block("page_number", "1", "<p>1</p>", [830, 1190, 860, 1225]),  # near the corner
+    # a formula: shown as MathML converted from its LaTeX (the LaTeX kept in an annotation)
+    Block("formula", "R_n = R_0 (1 + r)^n", '<div class="formula"><div>R_n = R_0 (1 + r)^n</div></div>',
+          [600, 600, 840, 660], None, {"latex": "R_n = R_0 (1 + r)^n"}),
     Block("other", "a block without a box"),
 ]
 
@@ -278,3 +281,32 @@ def test_status_warnings_legend_and_nothing_active(browser):
     assert chrome.js("[...document.querySelectorAll('[href],[src]')].every(e => "
                      "(e.getAttribute('href') || e.getAttribute('src')).match(/^(#|data:)/))")
     assert chrome.js("document.querySelector('meta[http-equiv]').content").startswith("default-src 'none'")
+
+
+FORMULA = """(() => {
+  const m = document.querySelector('li.block[data-type="formula"] .content math');
+  if (!m) return null;
+  const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const sub = m.querySelector('msub');
+  const ann = m.querySelector('annotation');
+  return {display: getComputedStyle(m).display, math: box(m), base: box(sub.children[0]), script: box(sub.children[1]),
+          annotation: ann.textContent, annotationShown: ann.getClientRects().length > 0,
+          fontSize: parseFloat(getComputedStyle(sub.children[1]).fontSize),
+          baseFontSize: parseFloat(getComputedStyle(sub.children[0]).fontSize)};
+})()"""
+
+
+def test_a_formula_renders_as_mathml(browser):
+    chrome, root = browser
+    chrome.resize(1400, 1000)
+    chrome.js("document.querySelector('li.block[data-type=\"formula\"]').scrollIntoView({block: 'center'})")
+    f = chrome.js(FORMULA)
+    assert f is not None, "no <math> in the formula's entry"
+    assert f["display"] == "block math"  # laid out by the browser's MathML engine
+    x0, y0, x1, y1 = f["math"]
+    assert x1 - x0 > 20 and y1 - y0 > 5  # a real, non-empty rendered box
+    # MathML layout, not text in a row: the subscript is smaller and sits lower than its base
+    assert f["fontSize"] < f["baseFontSize"]
+    assert f["script"][3] > f["base"][3] and f["script"][0] >= f["base"][2] - 0.5
+    assert f["annotation"] == "R_n = R_0 (1 + r)^n" and not f["annotationShown"]  # the source, not displayed
+    chrome.screenshot(root / "review-formula.png")

@@ -68,6 +68,22 @@ class Document(_results.Document):
 
         return render_html(self)
 
+    def chunks(self, *, max_tokens: int = 512, tokenizer: Any = None,
+               count_tokens: Callable[[str], int] | None = None) -> list:
+        """Retrieval chunks in reading order, heading-aware, with the page and boxes of every block (``--chunks``).
+
+        Args:
+            max_tokens: the most tokens a chunk holds (tables, formulas, code and list items are never split).
+            tokenizer: a Hugging Face tokenizer to count with; without it (and ``count_tokens``) characters/4.
+            count_tokens: any ``text -> int`` counter instead.
+
+        Returns:
+            A list of :class:`vlparse.export.chunks.Chunk` (``to_dict()`` is a ``--chunks`` JSONL line).
+        """
+        from vlparse.export.chunks import chunk_document
+
+        return chunk_document(self, max_tokens=max_tokens, tokenizer=tokenizer, count_tokens=count_tokens)
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """The document as JSON, exactly as ``vlparse doc --json`` writes it.
 

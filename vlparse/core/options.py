@@ -366,6 +366,8 @@ class DocOptions(RunOptions):
     overlay_dir: str | None = None
     answer_format: AnswerFormat = AnswerFormat.HTML
     snap_boxes: bool = False  # tighten blocks verified against the PDF's text layer to its words (parse/verify.py)
+    #: ``--chunks``: the chunks' token limit (None: vlparse.export.chunks.DEFAULT_MAX_TOKENS)
+    chunk_tokens: int | None = None
 
 
 @dataclass(kw_only=True)

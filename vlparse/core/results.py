@@ -161,6 +161,7 @@ class PageResult:
         d["raw"] = self.raw
         return d
 
+
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PageResult:
         return cls(PageInfo.from_dict(d), d.get("status", OK), list(d.get("warnings", [])),
@@ -217,6 +218,7 @@ class Document:
         if self.error:
             d["error"] = self.error
         return d
+
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Document:

@@ -8,7 +8,7 @@ from pathlib import Path
 from vlparse.run.atomic import atomic_write, atomic_write_bytes, same_content
 from vlparse.core.results import SCHEMA_VERSION, Document
 
-DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review")
+DOC_FORMATS = ("json", "html", "md", "raw", "hocr", "alto", "searchable-pdf", "review", "chunks")
 
 
 def render_text(doc: Document, fmt: str, layers=None) -> str:
@@ -35,16 +35,21 @@ def render_text(doc: Document, fmt: str, layers=None) -> str:
         from vlparse.export.alto import render_alto
 
         return render_alto(doc, layers() if layers else None)
+    if fmt == "chunks":
+        from vlparse.export.chunks import chunk_document, render_chunks_jsonl
+
+        return render_chunks_jsonl(chunk_document(doc))
     raise ValueError(f"{fmt} is not a text export")
 
 
 def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, password: str | None = None,
-                  images=None, unchanged: bool = False) -> list[Path]:
+                  images=None, unchanged: bool = False, chunker=None) -> list[Path]:
     """Write each format to ``path_for(fmt)`` (None: ``stdout``). Returns the files written or kept.
 
     ``images``: a function giving the pages' images (an iterable, e.g. :func:`vlparse.pages.render.iter_page_images`),
     for the review page, which is written as it is built (one page image in memory at a time).
     hOCR and ALTO read the text layer of pages with verified blocks again for their word boxes.
+    ``chunker``: document -> chunks (:func:`vlparse.export.chunks.chunk_document` with the run's token counter).
     A file that already holds what would be written is left alone (its mtime stays, so make or rsync see no
     change); ``unchanged`` (every page was resumed) also keeps an existing searchable PDF or review page.
     """
@@ -88,7 +93,12 @@ def write_exports(doc: Document, formats: list[str], path_for, *, stdout=None, p
                 atomic_write(target, lambda f: write_review(lambda t: f.write(t.encode("utf-8", "backslashreplace")), doc, pages))
                 written.append(target)
             continue
-        text = render_text(doc, fmt, layers)
+        if fmt == "chunks" and chunker is not None:
+            from vlparse.export.chunks import render_chunks_jsonl
+
+            text = render_chunks_jsonl(chunker(doc))
+        else:
+            text = render_text(doc, fmt, layers)
         if target is None:
             stdout.write(text)
             stdout.flush()

@@ -3,7 +3,8 @@
 Pages are ``<section class="page" data-page="N">``; every block is a ``<div class="block">``
 with ``data-type``, ``data-bbox`` (original page pixels, ``x1 y1 x2 y2``) and, for PDFs,
 ``data-bbox-pt`` (PDF points, top-left origin), wrapping the block's sanitised HTML. Nothing is
-remote: one small inline stylesheet, no scripts, and a Content-Security-Policy that forbids
+remote: one small inline stylesheet, no scripts (formulas are MathML converted from their LaTeX, which
+browsers render natively; the LaTeX stays in the formula's ``annotation``), and a Content-Security-Policy that forbids
 loading anything even if a fragment slipped through. Fragments are sanitised again here, so a
 hand-edited JSON result cannot smuggle markup in either.
 """
@@ -33,6 +34,7 @@ td, th { border: 1px solid var(--line); padding: .2rem .5rem; vertical-align: to
 pre, .block[data-type="music_sheet"], .block[data-type="chemical_formula"] { white-space: pre-wrap;
        font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: .9rem; }
 .block[data-type="formula"] { font-family: ui-monospace, Menlo, monospace; text-align: center; }
+.block[data-type="formula"] math { font-size: 1.15em; }
 .block[data-type="figure"], .block[data-type="chart"] { border: 1px dashed var(--line); padding: .5rem;
        color: var(--muted); min-height: 2rem; }
 .block[data-type="caption"] { font-size: .9rem; color: var(--muted); }
@@ -58,8 +60,18 @@ def _fallback(block: Block) -> str:
     return f"<p>{text}</p>" if text else ""
 
 
+def _formula(block: Block) -> str | None:
+    """A formula block as MathML (LaTeX kept in its annotation), or None to show it as before."""
+    if block.type != "formula" or not block.attrs.get("latex"):
+        return None
+    from vlparse.export.mathml import formula_mathml
+
+    mathml = formula_mathml(str(block.attrs["latex"]))
+    return f'<div class="formula">{mathml}</div>' if mathml else None
+
+
 def render_block(block: Block) -> str:
-    inner = sanitize_fragment(block.html) if block.html else _fallback(block)
+    inner = _formula(block) or (sanitize_fragment(block.html) if block.html else _fallback(block))
     if block.type in ("figure", "chart") and not block.text and not block.attrs.get("rows"):
         where = f" at {_box(block.bbox_px)}" if block.bbox_px else ""
         inner += f'<span class="placeholder">[{escape(block.type)}{escape(where)}]</span>'

@@ -98,6 +98,7 @@ ol.blocks { list-style: none; margin: 0; padding: 0; }
 .content table { border-collapse: collapse; }
 .content td, .content th { border: 1px solid var(--line); padding: .15rem .4rem; vertical-align: top; }
 .content pre { white-space: pre-wrap; font-size: .85rem; }
+.content math { font-size: 1.2em; }
 """.strip()
 
 
@@ -134,6 +135,12 @@ def _content(block: Block) -> str:
     """The block as HTML: its sanitised fragment, or its escaped text when it has none."""
     if not block.text.strip() and block.type in ("figure", "chart"):
         return '<p class="nobox">(picture, no text)</p>'
+    if block.type == "formula" and block.attrs.get("latex"):
+        from vlparse.export.mathml import formula_mathml
+
+        mathml = formula_mathml(str(block.attrs["latex"]))
+        if mathml:
+            return f'<div class="formula">{mathml}</div>'
     if block.html.strip():
         clean = sanitize_fragment(block.html)
         if clean.strip():

@@ -132,6 +132,14 @@ class Ink:
         grey = Image.frombytes("L", (pix.width, pix.height), pix.samples)
         self.mask = grey.point(lambda v: 255 if v < self.LEVEL else 0)
 
+    @classmethod
+    def from_mask(cls, grey, zoom: float) -> Ink:
+        """From a greyscale PIL image of the page; ``zoom``: its pixels per unit of the rectangles asked about."""
+        self = cls.__new__(cls)
+        self.zoom = zoom
+        self.mask = grey.point(lambda v: 255 if v < cls.LEVEL else 0)
+        return self
+
     def _crop(self, rect):
         z = self.zoom
         box = (math.floor(rect[0] * z), math.floor(rect[1] * z), math.ceil(rect[2] * z), math.ceil(rect[3] * z))

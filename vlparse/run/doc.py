@@ -6,6 +6,7 @@ import json
 import sys
 
 from vlparse.core.errors import UsageError
+from vlparse.run import console
 from vlparse.export.document import DOC_FORMATS, write_exports
 from vlparse.core.results import SCHEMA_VERSION, Document
 from vlparse.run.outputs import plan_outputs
@@ -22,6 +23,19 @@ class DocListener(Listener):
     def __init__(self, opts: DocOptions, plan, family, model_name: str, formats: list[str]):
         self.opts, self.plan, self.family, self.model_name, self.formats = opts, plan, family, model_name, formats
         self.written: list = []
+        self._chunker = None
+
+    def chunker(self):
+        """document -> chunks, counting tokens with the model's tokenizer when a local model runs."""
+        if self._chunker is None:
+            from functools import partial
+
+            from vlparse.export.chunks import DEFAULT_MAX_TOKENS, chunk_document
+
+            count, name = token_counter(self.opts)
+            self._chunker = partial(chunk_document, max_tokens=self.opts.chunk_tokens or DEFAULT_MAX_TOKENS,
+                                    count_tokens=count, tokenizer_name=name)
+        return self._chunker
 
     def on_page(self, result, doc: DocumentRun, resumed: bool) -> None:
         if self.opts.jsonl:  # resumed pages too, so `... --jsonl > pages.jsonl` is complete after a rerun
@@ -45,13 +59,31 @@ class DocListener(Listener):
         if self.formats:
             self.written += write_exports(doc, self.formats, lambda fmt: self.plan.path_for(run.source, fmt),
                                           stdout=sys.stdout, password=self.opts.password, images=images,
-                                          unchanged=run.resumed == len(run.pages))
+                                          unchanged=run.resumed == len(run.pages),
+                                          chunker=self.chunker() if "chunks" in self.formats else None)
         if self.opts.overlay_dir:
             from vlparse.export.overlays import write_block_overlays
 
             self.written += write_block_overlays(doc, self.opts.overlay_dir, self.plan.names.get(run.source),
                                                  password=self.opts.password,
                                                  keep_existing=run.resumed == len(run.pages))
+
+
+def token_counter(opts: DocOptions):
+    """(count, tokenizer name) from the local model's tokenizer, or (None, None): the stated approximation."""
+    b = opts.backend
+    if b.backend != "local" or b.from_output is not None:
+        console.verbose("vlparse: --chunks counts tokens as characters/4 (no local model's tokenizer in this run)")
+        return None, None
+    try:
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(b.model_name)
+    except Exception as e:  # noqa: BLE001 - any failure falls back to the stated approximation
+        console.warn(f"--chunks: the model's tokenizer could not be loaded ({e.__class__.__name__}); "
+                     "counting tokens as characters/4")
+        return None, None
+    return (lambda text: len(tok.encode(text, add_special_tokens=False))), b.model_name
 
 
 def run_doc(opts: DocOptions) -> int:

@@ -13,7 +13,7 @@ from vlparse.core.errors import UsageError
 SUFFIXES = {
     "json": ".json", "html": ".html", "md": ".md", "raw": ".raw.jsonl", "hocr": ".hocr",
     "alto": ".alto.xml", "searchable-pdf": ".searchable.pdf", "review": ".review.html", "jsonl": ".jsonl",
-    "coco": ".coco.json",
+    "coco": ".coco.json", "chunks": ".chunks.jsonl",
 }
 
 
