@@ -384,7 +384,7 @@ def test_a_killed_model_worker_is_replaced_and_every_page_arrives_once(tmp_path,
     assert sorted(_manifest_pages(out)) == list(range(1, 7))  # every page once
     doc = json.loads((out / "long.json").read_text())
     assert [p["page"] for p in doc["pages"]] == list(range(1, 7))
-    assert all(p["status"] == "ok" for p in doc["pages"])
+    assert all(p["status"] in ("ok", "suspect") for p in doc["pages"])  # made-up answers: suspect against the text layer
 
 
 @needs_ray
@@ -426,7 +426,7 @@ def test_failed_pages_are_retried_on_the_next_run_unless_skipped(cli, tmp_path, 
     assert r.exit_code == 0, r.stderr[-2000:]
     assert "1 page(s) done, 2 already done" in r.stderr
     doc = json.loads((out / "three.json").read_text())
-    assert [x["status"] for x in doc["pages"]] == ["ok", "ok", "ok"]
+    assert [x["status"] for x in doc["pages"]] == ["suspect"] * 3  # done (made-up answers: suspect against the text layer)
 
 
 @needs_ray

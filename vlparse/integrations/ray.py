@@ -24,13 +24,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from vlparse.core.errors import EXIT_MODEL, UsageError, VlparseError
-from vlparse.core.results import FAILED, PageResult
+from vlparse.core.results import FAILED, OK, REPAIRED, PageResult
 
 #: the exit code of ``--ray`` when Ray is not installed (the run's engine is unavailable, as a model would be)
 EXIT_NO_RAY = EXIT_MODEL
@@ -84,6 +86,8 @@ class PipelineSpec:
     recorded: Any = None  # RecordedAnswers for --from-output
     recorded_ref: Any = None  # [ObjectRef] of ``recorded`` once shipped (actors fetch it; args stay small)
     only_page: int | None = None
+    text_layer: bool = False  # the render stage also reads each PDF page's text layer (RunConfig.text_layer)
+    finish_page: Any = None  # RunConfig.finish_page: verification against that layer, run in the parse stage
 
     @property
     def model_batch(self) -> int:
@@ -114,14 +118,16 @@ def make_spec(task: str, backend, *, queries: list[str] | None = None, **run_opt
 
         recorded = load_recorded(backend.from_output)
     return PipelineSpec(cfg.task, cfg.budget, backend, cfg.pages, cfg.dpi, cfg.password, cfg.retries, cfg.force,
-                        opts.skip_failed, cfg.batch_size, recorded=recorded)
+                        opts.skip_failed, cfg.batch_size, recorded=recorded, text_layer=cfg.text_layer,
+                        finish_page=cfg.finish_page)
 
 
 # -- rows -------------------------------------------------------------------------------------------------
 def _row(src: dict, **kw) -> dict:
     base = {"source": src["source"], "url": src["url"], "state_dir": src.get("state_dir", ""),
             "identity": src.get("identity", ""), "kind": "", "pages": "[]", "page": 0, "state": "",
-            "error": "", "result": "", "info": "", "image": b"", "answer": ""}
+            "error": "", "result": "", "info": "", "image": b"", "answer": "", "text_layer": b"",
+            "page_warnings": "[]"}
     base.update(kw)
     return base
 
@@ -221,6 +227,12 @@ def render_pages(batch, spec: PipelineSpec):
             except (PageError, InputError) as e:
                 r.update(state="page_error", error=e.message)
                 continue
+            if spec.text_layer and src.kind == "pdf":  # as the local renderer does (Runner._open)
+                try:
+                    r["text_layer"] = pickle.dumps(src.text_layer(int(r["page"])))
+                except PageError:
+                    r["text_layer"] = b""  # verification says the layer could not be read
+            r["page_warnings"] = json.dumps(list(getattr(page, "warnings", None) or []))
             f = page.info.frame
             r["info"] = json.dumps({**page.info.to_dict(), "pt_per_px": [f.pt_per_px_x, f.pt_per_px_y]})
             img = page.image.convert("RGB")
@@ -384,9 +396,17 @@ def parse_pages(batch, spec: PipelineSpec):
             continue
         a = json.loads(r["answer"])
         res = _judge(spec.task, _info(r), a["text"], a["finish_reason"], a.get("error"))
+        page_warnings = json.loads(r.get("page_warnings") or "[]")
+        if page_warnings:  # the input's own trouble (a repaired PDF, an odd /Rotate), as Runner._settle adds it
+            res.warnings[:0] = page_warnings
+            if res.status == OK:
+                res.status = REPAIRED
         if len(a["tries"]) > 1:
             res.attempts = a["tries"]
             res.warnings.append(f"{len(a['tries'])} attempts; kept attempt {a['attempt']}")
+        if spec.finish_page is not None:  # verification against the text layer the render stage read
+            layer = pickle.loads(r["text_layer"]) if r.get("text_layer") else None
+            spec.finish_page(res, SimpleNamespace(text_layer=layer))
         r["result"] = json.dumps(res.to_dict(), ensure_ascii=False)
         r["state"] = "done"
     return _frame(rows)
@@ -772,4 +792,5 @@ def spec_for_run(cfg, opts, selection: str, factory) -> PipelineSpec:
         recorded = factory().answers  # loaded once, up front (a bad path was already a usage error)
     return PipelineSpec(cfg.task, cfg.budget, opts.backend, cfg.pages, cfg.dpi, cfg.password, cfg.retries,
                         cfg.force, opts.skip_failed, cfg.batch_size, recorded=recorded,
-                        only_page=int(selection) if selection.isdigit() else None)
+                        only_page=int(selection) if selection.isdigit() else None, text_layer=cfg.text_layer,
+                        finish_page=cfg.finish_page)
