@@ -266,6 +266,25 @@ def test_a_value_whose_box_holds_other_text_is_flagged_not_trusted(tmp_path, cli
     assert rec["fields"]["total"]["evidence_text"] == "Due 12.00" and rec["flagged"] == ["total"]
 
 
+
+def test_an_invisible_ocr_layer_is_no_witness(tmp_path, cli):
+    """A scan's invisible OCR text (render mode 3) is what another OCR engine read, not the page's own text:
+    a value under it is unchecked (text_match None), neither confirmed nor flagged."""
+    pdf = _make_doc(tmp_path / "scan.pdf", [[("Invoice INV-7", (72, 100))]])
+    box = _rel1000(pdf, 1, _rect(pdf, 1, "Invoice INV-7"))
+    doc = pymupdf.open(str(pdf))
+    page = doc.new_page(width=595, height=842)  # page 2: the same words, only as an invisible layer
+    page.insert_text((72, 100), "Due 12.00", fontsize=11, render_mode=3)
+    doc.saveIncr()
+    doc.close()
+    answers = _answers(pdf, tmp_path, {2: {"total": _ev("99.00", box)}})
+    res = cli("extract", pdf, "--field", "total:number", "--family", "qwen3-vl", "--from-output", answers,
+              "--pages", "2", "--jsonl")
+    assert res.exit_code == 0, res.stderr
+    rec = json.loads(res.stdout.splitlines()[0])
+    assert rec["fields"]["total"]["value"] == 99.0 and rec["fields"]["total"]["text_match"] is None
+    assert rec["flagged"] == []
+
 # -- CSV -----------------------------------------------------------------------------------------------------
 
 

@@ -33,29 +33,23 @@ EXTRACT_FORMATS = ("json", "review")
 
 
 def pdf_words(path: str, page: int, password: str | None = None) -> list[Word] | None:
-    """The words of a PDF page with their boxes in points of the displayed page (rotation and cropbox applied,
-    top-left origin, the space of ``bbox_pt``), or None when the page has no text layer.
+    """The visible words of a PDF page as ``(x0, y0, x1, y1, text)`` in points of the displayed page (rotation
+    and cropbox applied, top-left origin, the space of ``bbox_pt``), or None when the page has no text layer to
+    witness with: a scan, only an invisible OCR layer, or a page that cannot be read.
 
-    The one place extract reads a text layer (to be switched to ``vlparse.pages.textlayer`` once it exists).
+    The one place extract reads a text layer: :func:`vlparse.pages.textlayer.page_text_layer`, the same reader
+    ``doc``'s verification uses.
     """
-    import pymupdf
+    from vlparse.core.errors import VlparseError
+    from vlparse.pages.textlayer import page_text_layer
 
-    from vlparse.pages.render import PDF_LOCK
-
-    with PDF_LOCK:
-        try:
-            with pymupdf.open(path) as doc:
-                if doc.needs_pass and not doc.authenticate(password or ""):
-                    return None
-                pg = doc[page - 1]
-                m = pg.rotation_matrix
-                words = []
-                for x0, y0, x1, y1, text, *_ in pg.get_text("words"):
-                    r = pymupdf.Rect(x0, y0, x1, y1) * m
-                    words.append((r.x0, r.y0, r.x1, r.y1, text))
-        except Exception:  # noqa: BLE001 - no text layer to read is "unchecked", never a failed document
-            return None
-    return words or None
+    try:
+        layer = page_text_layer(path, page, password)
+    except VlparseError:  # no text layer to read is "unchecked", never a failed document
+        return None
+    if not layer.has_text:
+        return None
+    return [(*w.bbox_pt, w.text) for w in layer.words] or None
 
 
 def load_schema(opts: ExtractOptions) -> ExtractSchema:
