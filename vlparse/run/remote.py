@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from vlparse.core.errors import UsageError
-from vlparse.core.results import FAILED, SCHEMA_VERSION, PageResult
+from vlparse.core.results import FAILED, SCHEMA_VERSION
 from vlparse.run.store import MANIFEST, STATE_DIR, Store
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]+://")
@@ -223,14 +223,13 @@ class FsspecStore(Store):
     def load_done(self, source: str, page: int) -> dict[str, Any] | None:
         return load_done_record(self.page_url(source, page), self.fingerprint, source, page)
 
-    def save_page(self, result: PageResult, extra: dict[str, Any] | None = None) -> None:
-        info = result.info
-        record = {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint, "result": result.to_dict(),
-                  **(extra or {})}
-        data = json.dumps(record, ensure_ascii=False).encode("utf-8")
-        self.fs.pipe_file(url_to_fs(self.page_url(info.source, info.page))[1], data)  # one complete PUT
-        self.log({"source": info.source, "page": info.page, "status": result.status,
-                  "warnings": len(result.warnings), "error": result.error})
+    def identity(self, source: str) -> dict[str, Any] | None:
+        """None here: on a URL output the Ray job records the input's identity (ETag + size, or size + mtime)
+        with each page (vlparse.integrations.ray), and its list stage checks it."""
+        return None
+
+    def write_record(self, source: str, page: int, text: str) -> None:
+        self.fs.pipe_file(url_to_fs(self.page_url(source, page))[1], text.encode("utf-8"))  # one complete PUT
 
     def log(self, entry: dict[str, Any]) -> None:
         line = json.dumps({"schema_version": SCHEMA_VERSION, **entry, "time": round(time.time(), 3)},

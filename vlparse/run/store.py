@@ -141,12 +141,16 @@ class Store:
         info = result.info
         record = {"schema_version": SCHEMA_VERSION, "fingerprint": self.fingerprint,
                   "input": self.identity(info.source), "result": result.to_dict(), **(extra or {})}
-        atomic_write_text(self.page_path(info.source, info.page), json.dumps(record, ensure_ascii=False))
+        self.write_record(info.source, info.page, json.dumps(record, ensure_ascii=False))
         if (info.source, info.page) in self._logged:  # the manifest records a page once per run
             return
         self._logged.add((info.source, info.page))
         self.log({"source": info.source, "page": info.page, "status": result.status,
                   "warnings": len(result.warnings), "error": result.error})
+
+    def write_record(self, source: str, page: int, text: str) -> None:
+        """One page's record, written whole (a temp file and a rename; object stores: one PUT)."""
+        atomic_write_text(self.page_path(source, page), text)
 
     def log(self, entry: dict[str, Any]) -> None:
         """Append one line to the manifest (one write call of a whole line, then fsync)."""
